@@ -1,0 +1,3 @@
+//! keepalived-rs: the parent process and command-line tool.
+
+fn main() {}

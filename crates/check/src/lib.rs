@@ -1,0 +1,3 @@
+//! Sans-IO health checks of real servers.
+//!
+//! Filled by the checkers issue; the foundation only reserves the crate.

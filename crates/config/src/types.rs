@@ -1,0 +1,163 @@
+//! Small value types shared by the whole model.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::diag::Loc;
+
+/// A duration in microseconds, written in seconds (decimals allowed) in both formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timer(pub u64);
+
+impl Timer {
+    /// Whole seconds.
+    pub const fn secs(s: u64) -> Timer {
+        Timer(s * 1_000_000)
+    }
+
+    /// Milliseconds.
+    pub const fn millis(ms: u64) -> Timer {
+        Timer(ms * 1_000)
+    }
+
+    /// Microseconds.
+    pub const fn micros(self) -> u64 {
+        self.0
+    }
+
+    /// As a `std::time::Duration`.
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.0)
+    }
+
+    /// Parses keepalived's timer syntax: decimal seconds, at most 6 decimals (µs resolution).
+    pub fn parse(s: &str) -> Option<Timer> {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (s, ""),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        let mut micros: u64 = 0;
+        for (i, b) in frac.bytes().enumerate() {
+            if i < 6 {
+                micros = micros * 10 + u64::from(b - b'0');
+            }
+        }
+        for _ in frac.len().min(6)..6 {
+            micros *= 10;
+        }
+        whole.checked_mul(1_000_000)?.checked_add(micros).map(Timer)
+    }
+}
+
+impl fmt::Display for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0 / 1_000_000;
+        let us = self.0 % 1_000_000;
+        if us == 0 {
+            write!(f, "{s}")
+        } else {
+            let frac = format!("{us:06}");
+            write!(f, "{s}.{}", frac.trim_end_matches('0'))
+        }
+    }
+}
+
+impl Serialize for Timer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Seconds as a float: exact for every µs value below 2^53 µs.
+        #[allow(clippy::cast_precision_loss)]
+        s.serialize_f64(self.0 as f64 / 1e6)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !v.is_finite() || v < 0.0 || v > 1e12 {
+            return Err(serde::de::Error::custom(
+                "a timer is a number of seconds, 0 or more",
+            ));
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(Timer((v * 1e6).round() as u64))
+    }
+}
+
+/// Where an object was defined, for diagnostics found after parsing. Not part of the model:
+/// it compares equal to every other `Pos` and is not serialised.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pos(pub Loc);
+
+impl PartialEq for Pos {
+    fn eq(&self, _: &Pos) -> bool {
+        true
+    }
+}
+
+impl Eq for Pos {}
+
+impl Serialize for Pos {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl<'de> Deserialize<'de> for Pos {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Ok(Pos::default())
+    }
+}
+
+/// True for a `Pos`, so that `#[serde(skip_serializing_if = "is_pos")]` can hide it.
+pub fn is_pos(_: &Pos) -> bool {
+    true
+}
+
+/// A script to run: the command as written, its argv, and the user and group to run it as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    /// The command string as written (after unquoting).
+    pub command: String,
+    /// The command split shell-style into argv (argv[0] is the program).
+    pub argv: Vec<String>,
+    /// Run as this user instead of `script_user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Run with this group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_parses_seconds_with_microsecond_resolution() {
+        assert_eq!(Timer::parse("1"), Some(Timer::secs(1)));
+        assert_eq!(Timer::parse("0.01"), Some(Timer::millis(10)));
+        assert_eq!(Timer::parse(".5"), Some(Timer::millis(500)));
+        assert_eq!(Timer::parse("1.0000019"), Some(Timer(1_000_001)));
+        assert_eq!(Timer::parse("abc"), None);
+        assert_eq!(Timer::parse("-1"), None);
+        assert_eq!(Timer::parse(""), None);
+        assert_eq!(Timer::parse("."), None);
+        assert_eq!(Timer::parse("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn timer_displays_as_seconds() {
+        assert_eq!(Timer::millis(100).to_string(), "0.1");
+        assert_eq!(Timer::secs(3).to_string(), "3");
+        assert_eq!(Timer(1_000_001).to_string(), "1.000001");
+    }
+}

@@ -1,0 +1,3 @@
+//! Messages between the keepalived-rs processes, their framing and the channel type.
+//!
+//! Filled by the process-model issue; the foundation only reserves the crate.
