@@ -53,6 +53,9 @@ pub struct Config {
     /// Top-level `track_file` blocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_files: Vec<vrrp::TrackFile>,
+    /// `vrrp_track_process` blocks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vrrp_track_processes: Vec<vrrp::TrackProcess>,
     /// `garp_group` blocks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub garp_groups: Vec<vrrp::GarpGroup>,
@@ -262,6 +265,9 @@ fn parse_root(cx: &mut Cx, node: &Node, config: &mut Config) {
             "track_file" | "vrrp_track_file" => {
                 config.track_files.extend(vrrp::parse_track_file(cx, n))
             }
+            "vrrp_track_process" => config
+                .vrrp_track_processes
+                .extend(vrrp::parse_track_process(cx, n)),
             "garp_group" => config.garp_groups.extend(vrrp::parse_garp_group(cx, n)),
             "static_ipaddress" => {
                 if let Some(b) = cx.block_args(n, 0, 0) {

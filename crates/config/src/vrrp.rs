@@ -30,6 +30,11 @@ pub struct VrrpScript {}
 #[serde(deny_unknown_fields)]
 pub struct TrackFile {}
 
+/// `vrrp_track_process NAME { }`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProcess {}
+
 /// `garp_group { }`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +60,12 @@ pub fn parse_script(cx: &mut Cx, n: &Node) -> Option<VrrpScript> {
 
 /// Reads a top-level `track_file` node.
 pub fn parse_track_file(cx: &mut Cx, n: &Node) -> Option<TrackFile> {
+    let _ = (cx, n);
+    None
+}
+
+/// Reads a `vrrp_track_process` node.
+pub fn parse_track_process(cx: &mut Cx, n: &Node) -> Option<TrackProcess> {
     let _ = (cx, n);
     None
 }
