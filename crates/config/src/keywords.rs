@@ -208,7 +208,7 @@ pub const ROOT: &[Keyword] = &[
     kw(
         Block::Root,
         "vrrp_sync_group",
-        "vrrp_sync_group G_X {\n group {\n  VI_T\n }\n}",
+        "vrrp_sync_group G_X {\n group {\n  VI_S\n }\n}",
     ),
     kw(
         Block::Root,
@@ -253,7 +253,7 @@ pub const ROOT: &[Keyword] = &[
         Block::Root,
         "track_group",
         "track groups",
-        "track_group tg {\n group {\n  VI_T\n }\n}",
+        "track_group tg {\n group {\n  VI_S\n }\n}",
     ),
     kw(
         Block::Root,

@@ -135,6 +135,9 @@ pub struct Script {
     /// Run with this group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Where the script was configured.
+    #[serde(default, skip_serializing_if = "is_pos")]
+    pub pos: Pos,
 }
 
 #[cfg(test)]
