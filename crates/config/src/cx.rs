@@ -560,6 +560,7 @@ pub fn script_from_words(cx: &mut Cx, n: &Node, words: &[String]) -> Option<Scri
         argv,
         user,
         group,
+        pos: Pos(n.loc),
     })
 }
 
