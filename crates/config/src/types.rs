@@ -81,7 +81,7 @@ impl Serialize for Timer {
 impl<'de> Deserialize<'de> for Timer {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
-        if !v.is_finite() || v < 0.0 || v > 1e12 {
+        if !v.is_finite() || !(0.0..=1e12).contains(&v) {
             return Err(serde::de::Error::custom(
                 "a timer is a number of seconds, 0 or more",
             ));
