@@ -24,6 +24,8 @@ use crate::types::{Pos, Script, Timer};
 pub struct Cx {
     /// Everything reported so far, with the index of the file each is in.
     diags: Vec<(u32, Diagnostic)>,
+    /// True once [`crate::lexer::MAX_DIAGNOSTICS`] were reported: later ones are dropped.
+    full: bool,
 }
 
 impl Cx {
@@ -41,8 +43,31 @@ impl Cx {
         text: Option<String>,
         hint: Option<String>,
     ) {
+        if self.full {
+            return;
+        }
+        if self.diags.len() >= crate::lexer::MAX_DIAGNOSTICS {
+            self.full = true;
+            let d = Files::default().diag(
+                Severity::Error,
+                loc,
+                format!(
+                    "more than {} problems; reading stopped here",
+                    crate::lexer::MAX_DIAGNOSTICS
+                ),
+                None,
+                Some("is this a keepalived configuration file?".into()),
+            );
+            self.diags.push((loc.file, d));
+            return;
+        }
         let d = Files::default().diag(sev, loc, msg, text, hint);
         self.diags.push((loc.file, d));
+    }
+
+    /// True once the diagnostic cap is reached: the caller may stop reading.
+    pub fn is_full(&self) -> bool {
+        self.full
     }
 
     /// The number of errors reported so far.

@@ -174,8 +174,8 @@ pub struct Lexer {
     stack: Vec<Frame>,
     pending: VecDeque<Line>,
     macros: HashMap<String, Macro>,
-    /// A multi-line definition being read: name and lines so far.
-    defining: Option<(String, Vec<String>)>,
+    /// A multi-line definition being read: name, lines so far, and where it started.
+    defining: Option<(String, Vec<String>, Loc)>,
     diags: Vec<Diagnostic>,
     rng: u64,
     buf: Vec<u8>,
@@ -287,10 +287,10 @@ impl Lexer {
 
     /// Ends the lexer, returning its file table and remaining diagnostics.
     pub fn finish(mut self) -> (Files, Vec<Diagnostic>) {
-        if let Some((name, _)) = self.defining.take() {
+        if let Some((name, _, at)) = self.defining.take() {
             self.report(
                 Severity::Error,
-                Loc::default(),
+                at,
                 format!("multi-line definition of '${name}' never ends"),
                 None,
                 Some("end its last line without a trailing '\\'".into()),
@@ -417,7 +417,7 @@ impl Lexer {
 
     fn process(&mut self, raw: String, loc: Loc) {
         // 1. Continuation of a multi-line definition.
-        if let Some((name, mut lines)) = self.defining.take() {
+        if let Some((name, mut lines, at)) = self.defining.take() {
             let t = raw.trim();
             let t = decomment(t)
                 .map(|(s, _)| s)
@@ -425,7 +425,7 @@ impl Lexer {
             let t = t.trim_end();
             if let Some(body) = t.strip_suffix('\\') {
                 lines.push(body.trim().to_string());
-                self.defining = Some((name, lines));
+                self.defining = Some((name, lines, at));
             } else {
                 lines.push(t.trim().to_string());
                 self.macros.insert(name, Macro { lines });
@@ -515,7 +515,7 @@ impl Lexer {
             {
                 let value = def[name_len + 1..].trim();
                 if value.is_empty() || value == "\\" {
-                    self.defining = Some((name.to_string(), Vec::new()));
+                    self.defining = Some((name.to_string(), Vec::new(), base));
                 } else {
                     self.macros.insert(
                         name.to_string(),

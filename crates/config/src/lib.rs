@@ -169,6 +169,9 @@ fn load_conf(lexer: lexer::Lexer) -> Loaded {
     let mut cx = Cx::new();
     let mut config = Config::default();
     while let Some(node) = tb.next_node() {
+        if cx.is_full() {
+            break;
+        }
         parse_root(&mut cx, &node, &mut config);
     }
     let (files, mut diags) = tb.finish();

@@ -195,6 +195,9 @@ impl TreeBuilder {
     }
 
     fn error(&mut self, loc: Loc, msg: String, text: Option<String>, hint: Option<String>) {
+        if self.diags.len() >= crate::lexer::MAX_DIAGNOSTICS {
+            return;
+        }
         let d = self
             .lexer
             .files()
