@@ -1688,9 +1688,9 @@ pub fn validate(cx: &mut Cx, config: &Config) {
                 cx.err_at(
                     vs.lines.pos(),
                     format!(
-                        "virtual_server {} is defined twice (first at line {})",
+                        "virtual_server {} is defined twice{}",
                         vs.label(),
-                        first.0.line
+                        first_at(*first)
                     ),
                     Some(
                         "merge the two blocks: IPVS has one service per address, port and protocol"
@@ -1701,6 +1701,31 @@ pub fn validate(cx: &mut Cx, config: &Config) {
                 seen.insert(key, vs.lines.pos());
             }
         }
+    }
+    for g in &config.virtual_server_groups {
+        let used = config
+            .virtual_servers
+            .iter()
+            .any(|v| v.group.as_deref() == Some(g.name.as_str()));
+        if !used {
+            cx.warn_at(
+                g.lines.pos(),
+                format!("virtual_server_group '{}' is not used", g.name),
+                Some(format!(
+                    "a virtual_server uses it with 'virtual_server group {} {{'",
+                    g.name
+                )),
+            );
+        }
+    }
+}
+
+/// " (first at line N)" when the first one has a line.
+fn first_at(first: Pos) -> String {
+    if first.0.line > 0 {
+        format!(" (first at line {})", first.0.line)
+    } else {
+        String::new()
     }
 }
 
@@ -2116,10 +2141,10 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
             Some(first) => cx.err_at(
                 rpos,
                 format!(
-                    "real_server {} is listed twice in virtual_server {} (first at line {})",
+                    "real_server {} is listed twice in virtual_server {}{}",
                     rs.label(),
                     vs.label(),
-                    first.0.line
+                    first_at(*first)
                 ),
                 Some("keepalived drops the second one; merge the two blocks".into()),
             ),

@@ -709,6 +709,8 @@ fn group_mistakes() {
     assert_eq!(d.hint.as_deref(), Some("did you mean 'fwmark'?"));
     let d = one_error(&g(" 192.0.2.10-5 80"), 2, "must end");
     assert_eq!(d.column, 2);
+    let l = clean(&g(" 192.0.2.1 80"));
+    assert!(warnings(&l).iter().any(|w| w.contains("'G' is not used")));
     // Fine: both forms of range, IPv6 short ranges (hex), a fwmark with a family.
     clean(&g(
         " 192.0.2.1-10 80\n 192.0.2.250-192.0.3.10\n 2001:db8::a-ff 443\n fwmark 5 inet\n 192.0.2.0/24 0",
