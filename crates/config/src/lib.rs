@@ -301,6 +301,13 @@ fn parse_root(cx: &mut Cx, node: &Node, config: &mut Config) {
             }
             "SSL" => {
                 if let Some(b) = cx.block_args(n, 0, 0) {
+                    if config.ssl.is_some() {
+                        cx.err_hint(
+                            n,
+                            "a second SSL block",
+                            "keepalived replaces the first one with it; merge them",
+                        );
+                    }
                     config.ssl = Some(lvs::parse_ssl(cx, b));
                 }
             }
