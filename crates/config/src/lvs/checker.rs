@@ -526,6 +526,68 @@ const REGEX_OPTIONS: &[(&str, RegexOption)] = &[
     ("use_offset_limit", RegexOption::UseOffsetLimit),
 ];
 
+/// Compiles a url regex as the checker will, with its options, so that an expression or an
+/// option the engine cannot honour is refused at load rather than at check time.
+pub fn compile_regex(
+    re: &str,
+    options: &[RegexOption],
+) -> Result<regex::bytes::Regex, (String, String)> {
+    let mut b = regex::bytes::RegexBuilder::new(re);
+    b.size_limit(1 << 20);
+    for o in options {
+        match o {
+            RegexOption::Caseless => {
+                b.case_insensitive(true);
+            }
+            RegexOption::Dotall => {
+                b.dot_matches_new_line(true);
+            }
+            RegexOption::Multiline => {
+                b.multi_line(true);
+            }
+            RegexOption::Extended => {
+                b.ignore_whitespace(true);
+            }
+            RegexOption::Ungreedy => {
+                b.swap_greed(true);
+            }
+            RegexOption::NeverUcp | RegexOption::NeverUtf => {
+                b.unicode(false);
+            }
+            // Already how the engine behaves, or optimisation hints with no effect on matches.
+            RegexOption::Utf
+            | RegexOption::Ucp
+            | RegexOption::DollarEndonly
+            | RegexOption::NoAutoCapture
+            | RegexOption::NoAutoPossess
+            | RegexOption::NoDotstarAnchor
+            | RegexOption::NoStartOptimize
+            | RegexOption::NeverBackslashC => {}
+            other => {
+                let name = REGEX_OPTIONS
+                    .iter()
+                    .find(|(_, o)| o == other)
+                    .map_or("?", |(n, _)| *n);
+                return Err((
+                    format!("regex option '{name}' has no equivalent in keepalived-rs's regex engine"),
+                    "remove it; the supported options are caseless, dotall, multiline, extended, ungreedy, utf, ucp, never_utf, never_ucp, dollar_endonly and the optimisation hints".into(),
+                ));
+            }
+        }
+    }
+    b.build().map_err(|e| {
+        let detail = e.to_string();
+        (
+            format!(
+                "the regex '{re}' cannot be used: {}",
+                detail.lines().last().unwrap_or("invalid")
+            ),
+            "keepalived-rs matches with Rust's regex engine: no look-around and no back-references"
+                .into(),
+        )
+    })
+}
+
 /// An MD5 digest, 32 hex characters (kept lowercase).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -1485,6 +1547,10 @@ fn check_http(cx: &mut Cx, c: &HttpCheck, rs: &RealServer, ssl: bool) {
             }
         } else if u.regex.as_deref() == Some("") {
             cx.err_at(u.lines.get("regex"), "the regex is empty", None);
+        } else if let Some(re) = &u.regex {
+            if let Err((msg, hint)) = compile_regex(re, &u.regex_options) {
+                cx.err_at(u.lines.get("regex"), msg, Some(hint));
+            }
         }
         if let (Some(lo), Some(hi)) = (u.regex_min_offset, u.regex_max_offset) {
             if lo > hi {

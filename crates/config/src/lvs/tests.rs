@@ -1174,3 +1174,24 @@ fn a_bad_header_does_not_hide_the_mistakes_of_its_block() {
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(l.config.virtual_servers[0].real_servers.len(), 1);
 }
+
+#[test]
+fn url_regex_is_compiled_at_load() {
+    let vs = |url: &str| {
+        format!(
+            "virtual_server 192.0.2.30 80 {{\n protocol TCP\n real_server 192.0.2.31 80 {{\n HTTP_GET {{\n url {{\n path /\n{url}\n }}\n }}\n }}\n}}\n"
+        )
+    };
+    clean(&vs(
+        "regex \"^OK [0-9]+\"\nregex_options caseless multiline",
+    ));
+    // Look-behind and back-references do not exist in the engine: refused at load.
+    let d = one_error(&vs("regex \"(?<=a)b\""), 7, "cannot be used");
+    assert!(d.hint.unwrap_or_default().contains("look-around"));
+    one_error(&vs("regex \"(a)\\\\1\""), 7, "cannot be used");
+    one_error(
+        &vs("regex \"x\"\nregex_options auto_callout"),
+        7,
+        "auto_callout",
+    );
+}
