@@ -1450,6 +1450,7 @@ pub(super) fn validate(cx: &mut Cx, config: &Config, g: &VrrpGlobals) {
         }
         let mut here: Vec<&str> = Vec::new();
         let mut has_owner = false;
+        let mut owners_and_not: (Option<&str>, Option<&str>) = (None, None);
         for m in &sg.group {
             let Some(_) = instances.get(m.name.as_str()) else {
                 err(
@@ -1488,13 +1489,26 @@ pub(super) fn validate(cx: &mut Cx, config: &Config, g: &VrrpGlobals) {
                 continue;
             }
             member_of.insert(&m.name, sg);
-            if config
-                .vrrp_instances
-                .iter()
-                .any(|v| v.name == m.name && v.effective_priority() == 255)
-            {
-                has_owner = true;
+            if let Some(v) = config.vrrp_instances.iter().find(|v| v.name == m.name) {
+                if v.effective_priority() == 255 {
+                    has_owner = true;
+                }
+                if v.effective_priority() == 255 && v.effective_state() == InitialState::Master {
+                    owners_and_not.0.get_or_insert(&m.name);
+                } else {
+                    owners_and_not.1.get_or_insert(&m.name);
+                }
             }
+        }
+        if let (Some(owner), Some(other)) = owners_and_not {
+            err(
+                cx,
+                sg.pos,
+                format!(
+                    "sync group '{gname}' mixes an address owner ('{owner}', priority 255) with a member that is not ('{other}'): the group cannot start as MASTER and BACKUP at once"
+                ),
+                Some("give every member priority 255, or none"),
+            );
         }
         if here.len() == 1 {
             warn(

@@ -991,6 +991,15 @@ fn sync_group_rules() {
     );
     assert_eq!(l.config.vrrp_sync_groups[0].group.len(), 4);
     assert_eq!(l.config.vrrp_sync_groups[1].smtp_alert, Some(true));
+    let owner = a.replace(" priority 100", " priority 255");
+    let l = load(&format!(
+        "{owner}{b}vrrp_sync_group G {{\n group {{\n VI_T\n VI_U\n }}\n}}\n"
+    ));
+    assert_error(
+        &l,
+        21,
+        "mixes an address owner ('VI_T', priority 255) with a member that is not ('VI_U')",
+    );
     let l = load(&format!(
         "{a}vrrp_sync_group G {{\n group {{\n VI_T\n }}\n global_tracking\n}}\n"
     ));
@@ -1323,4 +1332,29 @@ broadcast = "+"
         "[[vrrp_instances]]\nname = \"T\"\nprioritty = 3\n",
     );
     assert!(!bad.is_ok());
+}
+
+proptest::proptest! {
+    /// No instance body makes the VRRP parser or checks panic, and what is read round-trips.
+    #[test]
+    fn no_instance_body_panics(lines in proptest::collection::vec(
+        (
+            proptest::prop_oneof![
+                proptest::strategy::Just("state"), proptest::strategy::Just("priority"),
+                proptest::strategy::Just("advert_int"), proptest::strategy::Just("version"),
+                proptest::strategy::Just("use_vmac"), proptest::strategy::Just("use_ipvlan"),
+                proptest::strategy::Just("garp_extra_if"), proptest::strategy::Just("unicast_peer"),
+                proptest::strategy::Just("track_script"), proptest::strategy::Just("notify"),
+                proptest::strategy::Just("timer_expired_backup"), proptest::strategy::Just("authentication"),
+                proptest::strategy::Just("virtual_ipaddress"), proptest::strategy::Just("preempt_delay"),
+                proptest::strategy::Just("old_unicast_checksum"), proptest::strategy::Just("notify_deleted"),
+            ],
+            "[ a-zA-Z0-9:./{}\"'-]{0,24}",
+        ),
+        0..8,
+    )) {
+        let body: String = lines.iter().map(|(k, v)| format!(" {k} {v}\n")).collect();
+        let l = load(&format!("{}vrrp_sync_group G {{\n group {{\n VI_T x\n }}\n{body}}}\n", inst(&body)));
+        round_trip(&l.config);
+    }
 }
