@@ -190,14 +190,14 @@ fn check_track_list(
     }
 }
 
-/// The family of an instance, as keepalived deduces it: the first VIP, else `native_ipv6`,
+/// The family of an instance, as keepalived deduces it: `native_ipv6`, else the first VIP,
 /// else the first unicast peer, else the source or destination address; IPv4 by default.
 fn instance_family(v: &VrrpInstance) -> Family {
-    if let Some(a) = v.virtual_ipaddress.first() {
-        return a.address.family();
-    }
     if v.native_ipv6 {
         return Family::Inet6;
+    }
+    if let Some(a) = v.virtual_ipaddress.first() {
+        return a.address.family();
     }
     v.unicast_peer
         .first()
@@ -450,14 +450,6 @@ fn check_instance(cx: &mut Cx, v: &VrrpInstance, c: &Context<'_>) {
     }
 
     // --- Families.
-    if v.native_ipv6 {
-        if let Some(first) = v.virtual_ipaddress.first() {
-            if first.address.family() == Family::Inet && !from_conf(first.pos) {
-                // Reported per VIP by check_addresses (fam is IPv4 from the first VIP).
-            }
-        }
-    }
-    let fam = if v.native_ipv6 { Family::Inet6 } else { fam };
     check_addresses(cx, v, fam);
     let mut peers_seen: Vec<(IpAddr, Pos)> = Vec::new();
     for p in &v.unicast_peer {

@@ -143,7 +143,6 @@ pub(super) fn track_list(cx: &mut Cx, n: &Node, kind: Tracked) -> Vec<TrackRef> 
             pos: Pos(e.loc),
             ..TrackRef::default()
         };
-        let mut ok = true;
         if let Some(opt) = e.tok(1) {
             if opt != "weight" {
                 let hint = if nearest(opt, ["weight"]).is_some() {
@@ -159,7 +158,6 @@ pub(super) fn track_list(cx: &mut Cx, n: &Node, kind: Tracked) -> Vec<TrackRef> 
             match e.tok(2) {
                 None => {
                     cx.err_tok(e, 1, "'weight' needs a value", None);
-                    ok = false;
                 }
                 Some(v) => match v.parse::<i64>() {
                     Ok(w) if (-max..=max).contains(&w) => t.weight = i32::try_from(w).ok(),
@@ -170,11 +168,9 @@ pub(super) fn track_list(cx: &mut Cx, n: &Node, kind: Tracked) -> Vec<TrackRef> 
                             format!("weight {v} is out of range: -{max} to {max}"),
                             None,
                         );
-                        ok = false;
                     }
                     Err(_) => {
                         cx.err_tok(e, 2, format!("weight '{v}' is not a number"), None);
-                        ok = false;
                     }
                 },
             }
@@ -189,7 +185,6 @@ pub(super) fn track_list(cx: &mut Cx, n: &Node, kind: Tracked) -> Vec<TrackRef> 
                         format!("unknown weight option '{x}': reverse or noreverse"),
                         None,
                     );
-                    ok = false;
                 }
             }
             if let Some(x) = e.tok(4) {
@@ -199,10 +194,8 @@ pub(super) fn track_list(cx: &mut Cx, n: &Node, kind: Tracked) -> Vec<TrackRef> 
                     format!("unexpected '{x}' after the {what} entry"),
                     Some("each tracked name goes on its own line".into()),
                 );
-                ok = false;
             }
         }
-        let _ = ok;
         out.push(t);
     }
     out
