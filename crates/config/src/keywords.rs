@@ -287,12 +287,7 @@ pub const ROOT: &[Keyword] = &[
         "BFD",
         "bfd_instance b1 {\n neighbor_ip 192.0.2.7\n}",
     ),
-    refused(
-        Block::Root,
-        "net_namespace",
-        "running in a named network namespace (start keepalived-rs with 'ip netns exec' instead)",
-        "net_namespace blue",
-    ),
+    kw(Block::Root, "net_namespace", "net_namespace blue"),
     refused(
         Block::Root,
         "net_namespace_ipvs",
@@ -316,12 +311,47 @@ pub const ROOT: &[Keyword] = &[
     ),
 ];
 
+/// The keywords of `bfd_instance` (refused with the block: BFD is not built).
+pub const BFD: &[Keyword] = &[
+    refused(
+        Block::BfdInstance,
+        "neighbor_ip",
+        "BFD",
+        "neighbor_ip 192.0.2.7",
+    ),
+    refused(
+        Block::BfdInstance,
+        "neighbour_ip",
+        "BFD",
+        "neighbour_ip 192.0.2.7",
+    ),
+    refused(
+        Block::BfdInstance,
+        "source_ip",
+        "BFD",
+        "source_ip 192.0.2.8",
+    ),
+    refused(Block::BfdInstance, "min_rx", "BFD", "min_rx 10"),
+    refused(Block::BfdInstance, "min_tx", "BFD", "min_tx 10"),
+    refused(Block::BfdInstance, "idle_tx", "BFD", "idle_tx 1000"),
+    refused(Block::BfdInstance, "multiplier", "BFD", "multiplier 5"),
+    refused(Block::BfdInstance, "passive", "BFD", "passive"),
+    refused(Block::BfdInstance, "ttl", "BFD", "ttl 255"),
+    refused(Block::BfdInstance, "hoplimit", "BFD", "hoplimit 64"),
+    refused(Block::BfdInstance, "max_hops", "BFD", "max_hops 2"),
+    refused(Block::BfdInstance, "multihop", "BFD", "multihop"),
+    refused(Block::BfdInstance, "weight", "BFD", "weight 10"),
+    refused(Block::BfdInstance, "vrrp", "BFD", "vrrp"),
+    refused(Block::BfdInstance, "checker", "BFD", "checker"),
+];
+
 /// Every row of the table, in a stable order.
 pub fn all() -> impl Iterator<Item = &'static Keyword> {
     ROOT.iter()
         .chain(crate::global::KEYWORDS)
         .chain(crate::vrrp::KEYWORDS)
         .chain(crate::lvs::KEYWORDS)
+        .chain(BFD)
 }
 
 fn index() -> &'static HashMap<(Block, &'static str), &'static Keyword> {

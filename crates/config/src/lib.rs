@@ -92,6 +92,10 @@ pub struct RootSettings {
     /// `instance NAME`: keeps this daemon's runtime files apart from other daemons'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// `net_namespace NAME`: run in the network namespace /run/netns/NAME (runtime files are
+    /// kept apart per namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_namespace: Option<String>,
     /// `use_pid_dir`: pidfiles under /run/keepalived-rs/.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub use_pid_dir: bool,
@@ -308,7 +312,9 @@ fn parse_root(cx: &mut Cx, node: &Node, config: &mut Config) {
                             "keepalived replaces the first one with it; merge them",
                         );
                     }
-                    config.ssl = Some(lvs::parse_ssl(cx, b));
+                    let mut ssl = lvs::parse_ssl(cx, b);
+                    ssl.lines.head(n);
+                    config.ssl = Some(ssl);
                 }
             }
             "virtual_server_group" => config
@@ -320,6 +326,20 @@ fn parse_root(cx: &mut Cx, node: &Node, config: &mut Config) {
             "use_pid_dir" => {
                 if cx.flag_kw(n) {
                     config.root.use_pid_dir = true;
+                }
+            }
+            "net_namespace" => {
+                if let Some(s) = cx.string_kw(n) {
+                    if s.contains('/') || s == "." || s == ".." {
+                        cx.err_arg(
+                            n,
+                            0,
+                            format!("'{s}' is not a namespace name"),
+                            Some("give the name of a namespace under /run/netns".into()),
+                        );
+                    } else {
+                        config.root.net_namespace = Some(s);
+                    }
                 }
             }
             "instance" => {

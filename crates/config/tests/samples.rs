@@ -56,12 +56,13 @@ const EXPECT: &[Expect] = &[
     },
     clean("keepalived.conf.IPv6"),
     clean("keepalived.conf.PING_CHECK"),
+    clean("keepalived.conf.UDP_CHECK"),
     clean("keepalived.conf.SMTP_CHECK"),
     // keepalived: "initial MASTER incompatible with AH"; we also do not build AH yet.
     Expect {
         file: "keepalived.conf.SSL_GET",
         config_id: "",
-        errors: &[(20, "AH")],
+        errors: &[(14, "AH"), (20, "AH")],
         warnings: &[],
     },
     Expect {
@@ -106,7 +107,11 @@ const EXPECT: &[Expect] = &[
     Expect {
         file: "keepalived.conf.vrrp.lvs_syncd",
         config_id: "",
-        errors: &[(4, "unknown keyword 'VI_2'"), (5, "unknown keyword 'VI_3'")],
+        errors: &[
+            (3, "group"),
+            (4, "unknown keyword 'VI_2'"),
+            (5, "unknown keyword 'VI_3'"),
+        ],
         warnings: &[(11, "lvs_sync_daemon_interface")],
     },
     // keepalived: `or` and `gw` are deprecated.
@@ -120,7 +125,7 @@ const EXPECT: &[Expect] = &[
     Expect {
         file: "keepalived.conf.vrrp.rules",
         config_id: "",
-        errors: &[(11, "192.168.100./24")],
+        errors: &[(11, "192.168.100./24"), (26, "192.168.200./24")],
         warnings: &[],
     },
     clean("keepalived.conf.vrrp.scripts"),

@@ -37,11 +37,11 @@ impl Default for VrrpGlobals {
 
 impl VrrpGlobals {
     /// The settings of `config`'s global_defs.
-    // The global_defs model is written separately; until it has `vrrp_strict` and
-    // `vrrp_version`, keepalived's defaults apply.
     pub fn from_config(config: &Config) -> VrrpGlobals {
-        let _ = &config.global_defs;
-        VrrpGlobals::default()
+        VrrpGlobals {
+            strict: config.global_defs.vrrp_strict,
+            version: config.global_defs.vrrp_version,
+        }
     }
 }
 
