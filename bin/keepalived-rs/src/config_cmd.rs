@@ -101,7 +101,10 @@ fn write_diagnostics(out: &mut dyn Write, loaded: &Loaded) -> io::Result<()> {
 /// returns 0 (no error), 4 (errors) or 6 (the main file cannot be read).
 pub fn check(file: &Path, args: &LoadArgs, log: Option<&Path>) -> ExitCode {
     let main_readable = readable(file);
-    let loaded = keepalived_config::load(file, &load_options(args));
+    let mut loaded = keepalived_config::load(file, &load_options(args));
+    if main_readable {
+        crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
+    }
     let code = status(&loaded, main_readable);
     let report = |out: &mut dyn Write| -> io::Result<()> {
         write_diagnostics(out, &loaded)?;

@@ -5,6 +5,7 @@
 
 mod cli;
 mod config_cmd;
+mod system;
 
 use std::process::ExitCode;
 

@@ -345,3 +345,40 @@ fn config_test_creates_no_file() {
     }
     assert_eq!(keepalived_files_in_temp(), temp_before);
 }
+
+/// keepalived -t exits 6 on this sample ("SECURITY VIOLATION - scripts are being executed but
+/// script_security not enabled"): the same reason, on the first script's line.
+#[test]
+fn root_scripts_without_script_security_are_flagged() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/keepalived-samples/keepalived.conf.vrrp.localcheck");
+    let o = run(&["-t", "-f", p(&sample)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("keepalived.conf.vrrp.localcheck:12:"), "{err}");
+    assert!(err.contains("enable_script_security is not set"), "{err}");
+}
+
+#[test]
+fn the_example_configuration_is_clean() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/keepalived.conf");
+    let o = run(&["-t", "-f", p(&example)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../etc/keepalived.toml");
+    let o = run(&["-t", "-f", p(&toml)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The TOML example is the conversion of the keepalived.conf one.
+    let o = run(&["config", "convert", "-f", p(&example)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&toml).unwrap_or_default();
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        body.trim(),
+        stdout(&o).trim(),
+        "etc/keepalived.toml is not the conversion of etc/keepalived.conf"
+    );
+}

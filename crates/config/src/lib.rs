@@ -20,6 +20,7 @@ pub mod global;
 pub mod keywords;
 pub mod lexer;
 pub mod lvs;
+pub mod scripts;
 pub mod source;
 pub mod tree;
 pub mod types;
@@ -249,6 +250,50 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
 }
 
 impl Config {
+    /// Every script the configuration may run, in file order of their blocks: global scripts,
+    /// vrrp_script, sync-group and instance notify scripts, quorum scripts, real-server notify
+    /// scripts and MISC_CHECK programs.
+    pub fn scripts(&self) -> Vec<&Script> {
+        let mut out: Vec<&Script> = self.global_defs.scripts().map(|(_, s)| s).collect();
+        out.extend(self.vrrp_scripts.iter().filter_map(|s| s.script.as_ref()));
+        for g in &self.vrrp_sync_groups {
+            out.extend(
+                [
+                    &g.notify_master,
+                    &g.notify_backup,
+                    &g.notify_fault,
+                    &g.notify_stop,
+                    &g.notify,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+        }
+        for i in &self.vrrp_instances {
+            out.extend(
+                [
+                    &i.notify_master,
+                    &i.notify_backup,
+                    &i.notify_fault,
+                    &i.notify_stop,
+                    &i.notify,
+                    &i.notify_master_rx_lower_pri,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            out.extend(i.notify_deleted.as_ref().and_then(|d| d.script.as_ref()));
+        }
+        for vs in &self.virtual_servers {
+            out.extend([&vs.quorum_up, &vs.quorum_down].into_iter().flatten());
+            for rs in &vs.real_servers {
+                out.extend([&rs.notify_up, &rs.notify_down].into_iter().flatten());
+                out.extend(rs.misc_check.iter().filter_map(|m| m.misc_path.as_ref()));
+            }
+        }
+        out
+    }
+
     /// The configuration as TOML.
     pub fn to_toml(&self) -> Result<String, String> {
         toml::to_string(self).map_err(|e| e.to_string())

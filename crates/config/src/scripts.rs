@@ -58,12 +58,16 @@ pub struct Finding {
 }
 
 /// The user a script runs as: (name, uid).
-pub fn effective_user(script: &Script, config: &Config, sys: &dyn SystemView) -> (String, Option<u32>) {
+pub fn effective_user(
+    script: &Script,
+    config: &Config,
+    sys: &dyn SystemView,
+) -> (String, Option<u32>) {
     if let Some(u) = &script.user {
         return (u.clone(), sys.uid_of(u));
     }
-    if let Some(u) = config.global_defs.script_user_name() {
-        return (u.to_string(), sys.uid_of(u));
+    if let Some(u) = &config.global_defs.script_user {
+        return (u.user.clone(), sys.uid_of(&u.user));
     }
     if let Some(uid) = sys.uid_of("keepalived_script") {
         return ("keepalived_script".into(), Some(uid));
@@ -81,7 +85,10 @@ pub fn program(script: &Script, sys: &dyn SystemView) -> Option<PathBuf> {
     if first.contains('/') {
         return Some(PathBuf::from(first));
     }
-    sys.path_dirs().into_iter().map(|d| d.join(first)).find(|p| sys.stat(p).is_some_and(|m| !m.is_dir))
+    sys.path_dirs()
+        .into_iter()
+        .map(|d| d.join(first))
+        .find(|p| sys.stat(p).is_some_and(|m| !m.is_dir))
 }
 
 /// True when someone other than root can change `path` or a directory above it.
@@ -105,7 +112,7 @@ pub fn writable_by_non_root(path: &Path, sys: &dyn SystemView) -> Option<PathBuf
 
 /// Checks every script of the configuration.
 pub fn check(config: &Config, sys: &dyn SystemView) -> Vec<Finding> {
-    let secure = config.global_defs.script_security_enabled();
+    let secure = config.global_defs.enable_script_security;
     let mut out = Vec::new();
     let mut root_scripts = Vec::new();
     for s in config.scripts() {
@@ -114,7 +121,10 @@ pub fn check(config: &Config, sys: &dyn SystemView) -> Vec<Finding> {
             out.push(Finding {
                 pos: s.pos,
                 severity: Severity::Error,
-                message: format!("script '{}' is to run as user '{user}', who does not exist", s.command),
+                message: format!(
+                    "script '{}' is to run as user '{user}', who does not exist",
+                    s.command
+                ),
                 hint: Some("create the user or set script_user".into()),
             });
             continue;
@@ -132,8 +142,14 @@ pub fn check(config: &Config, sys: &dyn SystemView) -> Vec<Finding> {
             out.push(Finding {
                 pos: s.pos,
                 severity: Severity::Error,
-                message: format!("script '{}': '{}' does not exist", s.command, prog.display()),
-                hint: Some("keepalived would disable this script; install it or remove the line".into()),
+                message: format!(
+                    "script '{}': '{}' does not exist",
+                    s.command,
+                    prog.display()
+                ),
+                hint: Some(
+                    "keepalived would disable this script; install it or remove the line".into(),
+                ),
             });
             continue;
         }
@@ -171,4 +187,142 @@ pub fn check(config: &Config, sys: &dyn SystemView) -> Vec<Finding> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LoadOptions, load_str};
+    use std::collections::HashMap;
+
+    /// A made-up system: users, and files with owner and mode.
+    struct Fake {
+        users: HashMap<&'static str, u32>,
+        files: HashMap<&'static str, FileMeta>,
+    }
+
+    fn file(uid: u32, mode: u32) -> FileMeta {
+        FileMeta {
+            uid,
+            gid: 0,
+            mode,
+            is_dir: false,
+        }
+    }
+
+    fn dir(uid: u32, mode: u32) -> FileMeta {
+        FileMeta {
+            uid,
+            gid: 0,
+            mode,
+            is_dir: true,
+        }
+    }
+
+    impl SystemView for Fake {
+        fn uid_of(&self, user: &str) -> Option<u32> {
+            self.users.get(user).copied()
+        }
+        fn stat(&self, path: &Path) -> Option<FileMeta> {
+            self.files.get(path.to_str()?).copied()
+        }
+        fn path_dirs(&self) -> Vec<PathBuf> {
+            vec![PathBuf::from("/usr/bin")]
+        }
+    }
+
+    fn system() -> Fake {
+        Fake {
+            users: [("root", 0), ("nobody", 65534)].into_iter().collect(),
+            files: [
+                ("/", dir(0, 0o755)),
+                ("/usr", dir(0, 0o755)),
+                ("/usr/bin", dir(0, 0o755)),
+                ("/usr/bin/killall", file(0, 0o755)),
+                ("/bin", dir(0, 0o755)),
+                ("/bin/sh", file(0, 0o755)),
+                ("/home", dir(0, 0o755)),
+                ("/home/bob", dir(1000, 0o755)),
+                ("/home/bob/check.sh", file(1000, 0o755)),
+                ("/tmp", dir(0, 0o1777)),
+                ("/tmp/x.sh", file(0, 0o777)),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn findings(conf: &str) -> Vec<Finding> {
+        let l = load_str("t.conf", conf, &LoadOptions::default());
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        check(&l.config, &system())
+    }
+
+    const SCRIPT: &str = "vrrp_script chk {\n script \"killall -0 haproxy\"\n}\n";
+
+    #[test]
+    fn root_scripts_need_script_security() {
+        let f = findings(SCRIPT);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("enable_script_security"));
+        assert_eq!(f[0].pos.0.line, 2);
+        assert!(
+            findings(&format!(
+                "global_defs {{\n enable_script_security\n}}\n{SCRIPT}"
+            ))
+            .is_empty()
+        );
+        assert!(
+            findings(&format!(
+                "global_defs {{\n script_user nobody\n}}\n{SCRIPT}"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn scripts_others_can_change_are_refused_with_security() {
+        let head = "global_defs {\n enable_script_security\n}\n";
+        let f = findings(&format!(
+            "{head}vrrp_script chk {{\n script /home/bob/check.sh\n}}\n"
+        ));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("/home/bob"), "{}", f[0].message);
+        let f = findings(&format!(
+            "{head}vrrp_script chk {{\n script /tmp/x.sh\n}}\n"
+        ));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("/tmp/x.sh"), "{}", f[0].message);
+        // A bash `</dev/tcp/...` probe runs through the root-owned shell.
+        assert!(
+            findings(&format!(
+                "{head}vrrp_script chk {{\n script \"</dev/tcp/192.0.2.1/80\"\n}}\n"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn missing_programs_and_users_are_errors() {
+        let f = findings(
+            "global_defs {\n enable_script_security\n}\nvrrp_script chk {\n script /usr/local/bin/nothing\n}\n",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("does not exist"));
+        let f = findings(
+            "global_defs {\n script_user ghost\n}\nvrrp_script chk {\n script /usr/bin/killall\n}\n",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.contains("ghost"));
+    }
+
+    #[test]
+    fn every_kind_of_script_is_seen() {
+        let conf = "global_defs {\n startup_script /usr/bin/killall\n}\n\
+            vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1/24\n }\n notify /usr/bin/killall\n}\n\
+            virtual_server 192.0.2.1 80 {\n protocol TCP\n quorum_up /usr/bin/killall\n real_server 192.0.2.2 80 {\n notify_up /usr/bin/killall\n MISC_CHECK {\n misc_path /usr/bin/killall\n }\n }\n}\n";
+        let l = load_str("t.conf", conf, &LoadOptions::default());
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        assert_eq!(l.config.scripts().len(), 5);
+    }
 }

@@ -1396,7 +1396,8 @@ pub(super) fn validate_real_server(
     rs: &RealServer,
     config: &Config,
 ) {
-    let _ = (vs, config);
+    let _ = vs;
+    let track_files = &config.track_files;
     for c in &rs.tcp_check {
         check_connection(cx, &c.connection(), rs, "TCP_CHECK");
     }
@@ -1469,9 +1470,16 @@ pub(super) fn validate_real_server(
                 Some("add 'track_file NAME' naming a top-level track_file block".into()),
             );
         }
-        // TODO(lead): once vrrp::TrackFile has its `name`, refuse a track_file that no
-        // top-level track_file block defines:
-        // if !config.track_files.iter().any(|t| t.name == c.track_file) { cx.err_at(c.lines.get("track_file"), ...) }
+        if !c.track_file.is_empty() && !track_files.iter().any(|t| t.name == c.track_file) {
+            cx.err_at(
+                c.lines.get("track_file"),
+                format!(
+                    "FILE_CHECK names track_file '{}', which is not defined",
+                    c.track_file
+                ),
+                Some("define it in a top-level 'track_file NAME { file PATH }' block".into()),
+            );
+        }
         if let Some(w) = c
             .weight
             .filter(|w| w.unsigned_abs() > u64::from(i32::MAX.unsigned_abs()))

@@ -1195,3 +1195,14 @@ fn url_regex_is_compiled_at_load() {
         "auto_callout",
     );
 }
+
+#[test]
+fn file_check_needs_a_defined_track_file() {
+    let text = |tf: &str| {
+        format!(
+            "{tf}virtual_server 192.0.2.30 80 {{\n protocol TCP\n real_server 192.0.2.31 80 {{\n FILE_CHECK {{\n track_file tf_a\n }}\n }}\n}}\n"
+        )
+    };
+    clean(&text("track_file tf_a {\n file /run/tf_a\n}\n"));
+    one_error(&text(""), 5, "not defined");
+}
