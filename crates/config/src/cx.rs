@@ -228,7 +228,9 @@ impl Cx {
         );
     }
 
-    /// Checks that `n` has between `min` and `max` arguments and no block.
+    /// Checks that `n` has between `min` and `max` arguments and no block. Extra arguments are
+    /// reported, but the values before them are still read (true), so that one mistake does
+    /// not cause a second error such as a "missing" value elsewhere.
     pub fn args(&mut self, n: &Node, min: usize, max: usize) -> bool {
         let ok_block = self.no_block(n);
         let k = n.nargs();
@@ -260,7 +262,6 @@ impl Cx {
                 format!("unexpected '{extra}' after the value of '{}'", n.kw()),
                 Some(hint),
             );
-            return false;
         }
         ok_block
     }
@@ -288,7 +289,7 @@ impl Cx {
                 self.err_hint(
                     n,
                     format!("'{}' needs a block", n.kw()),
-                    format!("write '{} {{' and close it with '}}'", n.text),
+                    format!("write '{} {{', then one entry per line, then '}}'", n.kw()),
                 );
                 None
             }
@@ -297,6 +298,8 @@ impl Cx {
 
     /// The block of a keyword that takes `min..=max` arguments before its `{`.
     pub fn block_args<'n>(&mut self, n: &'n Node, min: usize, max: usize) -> Option<&'n [Node]> {
+        // A keyword used as a scalar is one mistake: say only that it needs a block.
+        let block = self.block(n)?;
         let k = n.nargs();
         if k < min {
             self.err(
@@ -312,7 +315,7 @@ impl Cx {
                 None,
             );
         }
-        self.block(n)
+        Some(block)
     }
 
     /// An unsigned number in `lo..=hi` at argument `i`.

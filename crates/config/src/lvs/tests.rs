@@ -7,7 +7,15 @@ use super::*;
 use crate::{Diagnostic, LoadOptions, Loaded, load_str};
 
 fn load(text: &str) -> Loaded {
-    load_str("t.conf", text, &LoadOptions::default())
+    // The track files that FILE_CHECK examples name, defined after everything so that line
+    // numbers in the tests stay those of their text.
+    let mut text = text.to_string();
+    for name in ["tf", "tf_t"] {
+        if !text.contains(&format!("track_file {name} {{")) {
+            text.push_str(&format!("\ntrack_file {name} {{\n file /run/{name}\n}}\n"));
+        }
+    }
+    load_str("t.conf", &text, &LoadOptions::default())
 }
 
 fn sample(name: &str) -> String {
