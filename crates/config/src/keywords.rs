@@ -354,9 +354,58 @@ pub fn all() -> impl Iterator<Item = &'static Keyword> {
         .chain(BFD)
 }
 
-fn index() -> &'static HashMap<(Block, &'static str), &'static Keyword> {
-    static INDEX: OnceLock<HashMap<(Block, &'static str), &'static Keyword>> = OnceLock::new();
+type Index = HashMap<(Block, &'static str), &'static Keyword, FxBuild>;
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| all().map(|k| ((k.block, k.name), k)).collect())
+}
+
+/// The keyword table's own copy of `name`, so that positions can be recorded against a
+/// `&'static str` instead of an allocated string.
+pub fn intern(name: &str) -> Option<&'static str> {
+    static NAMES: OnceLock<HashMap<&'static str, (), FxBuild>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| all().map(|k| (k.name, ())).collect())
+        .get_key_value(name)
+        .map(|(k, _)| *k)
+}
+
+/// A small fast hash for the keyword index (the keys are trusted table strings).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxBuild;
+
+/// The hasher of [`FxBuild`]: the multiply-rotate hash of rustc.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The row for `name` in `block`.

@@ -17,6 +17,7 @@
 //! Everything is bounded: line length, include depth, macro depth, repetition count and the
 //! number of diagnostics, so no input makes it hang or grow without limit.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -343,7 +344,8 @@ impl Lexer {
                 return None;
             }
             let (text, loc) = self.read_physical()?;
-            self.process(text, loc);
+            self.process(&text, loc);
+            self.buf = text.into_bytes();
         }
     }
 
@@ -387,10 +389,13 @@ impl Lexer {
                     while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
                         self.buf.pop();
                     }
-                    match std::str::from_utf8(&self.buf) {
-                        Ok(s) => return Some((s.to_string(), loc)),
+                    // The buffer's allocation is lent out and given back after the line.
+                    match String::from_utf8(std::mem::take(&mut self.buf)) {
+                        Ok(s) => return Some((s, loc)),
                         Err(e) => {
-                            let col = u32::try_from(e.valid_up_to() + 1).unwrap_or(u32::MAX);
+                            let col =
+                                u32::try_from(e.utf8_error().valid_up_to() + 1).unwrap_or(u32::MAX);
+                            self.buf = e.into_bytes();
                             self.report(
                                 Severity::Error,
                                 loc.at_col(col),
@@ -415,13 +420,11 @@ impl Lexer {
         }
     }
 
-    fn process(&mut self, raw: String, loc: Loc) {
+    fn process(&mut self, raw: &str, loc: Loc) {
         // 1. Continuation of a multi-line definition.
         if let Some((name, mut lines, at)) = self.defining.take() {
             let t = raw.trim();
-            let t = decomment(t)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|_| t.to_string());
+            let t = decomment(t).unwrap_or(Cow::Borrowed(t));
             let t = t.trim_end();
             if let Some(body) = t.strip_suffix('\\') {
                 lines.push(body.trim().to_string());
@@ -440,8 +443,8 @@ impl Lexer {
             return;
         }
         let base = loc.at_col(u32::try_from(lead + 1).unwrap_or(u32::MAX));
-        let text = match decomment(trimmed) {
-            Ok((t, _)) => t,
+        let decommented = match decomment(trimmed) {
+            Ok(t) => t,
             Err(col) => {
                 self.report(
                     Severity::Error,
@@ -453,14 +456,14 @@ impl Lexer {
                 return;
             }
         };
-        let text = text.trim_end().to_string();
+        let text: &str = decommented.trim_end();
         if text.is_empty() {
             return;
         }
 
         // 3. include lines.
-        if let Some(kind) = include_kind(&text) {
-            self.include(kind, &text, base);
+        if let Some(kind) = include_kind(text) {
+            self.include(kind, text, base);
             return;
         }
         if text.starts_with("include_check") && text[13..].starts_with([' ', '\t'])
@@ -497,7 +500,7 @@ impl Lexer {
             let after = rest[id_end..].trim_start();
             let skipped = text.len() - after.len();
             base = base.at_col(base.col + u32::try_from(skipped).unwrap_or(0));
-            text = after.to_string();
+            text = after;
             if text.is_empty() {
                 return;
             }
@@ -529,26 +532,26 @@ impl Lexer {
         }
 
         // 6. Expansion.
-        let expanded = if text.contains('$') {
+        let expanded: Cow<'_, str> = if text.contains('$') {
             self.in_repeat = text.contains("~SEQ") || text.contains("~LST");
-            let r = self.expand(&text, 0);
+            let r = self.expand(text, 0);
             self.in_repeat = false;
             match r {
-                Ok(t) => t,
+                Ok(t) => Cow::Owned(t),
                 Err(msg) => {
-                    self.report(Severity::Error, base, msg, Some(text.clone()), None);
+                    self.report(Severity::Error, base, msg, Some(text.to_string()), None);
                     return;
                 }
             }
         } else {
-            text
+            Cow::Borrowed(text)
         };
 
         // 7. Repetition, then 8-9 for every resulting line.
-        if expanded.contains("~SEQ") || expanded.contains("~LST") {
+        if expanded.contains('~') && (expanded.contains("~SEQ") || expanded.contains("~LST")) {
             let mut out = Vec::new();
             if let Err(msg) = self.repeat(&expanded, &mut out, 0) {
-                self.report(Severity::Error, base, msg, Some(expanded.clone()), None);
+                self.report(Severity::Error, base, msg, Some(expanded.to_string()), None);
                 return;
             }
             for l in out {
@@ -718,6 +721,10 @@ impl Lexer {
 
     /// Splits `{` and `}` outside double quotes into their own lines and tokenizes the rest.
     fn split_braces(&mut self, text: &str, base: Loc) {
+        if !text.contains(['{', '}']) {
+            self.emit(text, 0, base);
+            return;
+        }
         let mut in_q = false;
         let mut start = 0;
         for (i, c) in text.char_indices() {
@@ -962,11 +969,17 @@ fn read_capped_line(
 }
 
 /// Removes a comment: `#` or `!` outside double quotes; `\#` and `\!` give the characters.
-/// Returns the text and whether anything changed, or the 0-based column of an unterminated
+/// Returns the text (borrowed when nothing changed), or the 0-based column of an unterminated
 /// double quote when the line ends inside one.
-pub fn decomment(line: &str) -> Result<(String, bool), u32> {
-    if !line.contains(['#', '!', '"']) {
-        return Ok((line.to_string(), false));
+pub fn decomment(line: &str) -> Result<Cow<'_, str>, u32> {
+    // Most lines have no comment and no escape: lend them out unchanged.
+    if !line.contains(['#', '!', '\\']) {
+        let quotes = line.bytes().filter(|&b| b == b'"').count();
+        if quotes % 2 == 0 {
+            return Ok(Cow::Borrowed(line));
+        }
+        let at = line.rfind('"').unwrap_or(0);
+        return Err(u32::try_from(at).unwrap_or(0));
     }
     let mut out = String::with_capacity(line.len());
     let mut in_q = false;
@@ -986,21 +999,21 @@ pub fn decomment(line: &str) -> Result<(String, bool), u32> {
                 }
                 _ => out.push(c),
             },
-            '#' | '!' if !in_q => return Ok((out, true)),
+            '#' | '!' if !in_q => return Ok(Cow::Owned(out)),
             _ => out.push(c),
         }
     }
     if in_q {
         return Err(u32::try_from(q_at).unwrap_or(0));
     }
-    Ok((out, false))
+    Ok(Cow::Owned(out))
 }
 
 /// Splits a logical line into tokens: white space separates; a token that starts with `"`
 /// runs to the next `"` (quotes removed); a `"` inside a word ends that word.
 /// Returns the text the spans refer to, or the column of an unmatched quote.
 pub fn tokenize(line: &str, base_col: u32) -> Result<(String, Vec<Span>), u32> {
-    let mut toks = Vec::new();
+    let mut toks = Vec::with_capacity(4);
     let b = line.as_bytes();
     let mut i = 0;
     let n = b.len();

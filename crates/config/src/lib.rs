@@ -285,9 +285,17 @@ impl Config {
             out.extend(i.notify_deleted.as_ref().and_then(|d| d.script.as_ref()));
         }
         for vs in &self.virtual_servers {
-            out.extend([&vs.quorum_up, &vs.quorum_down].into_iter().flatten());
+            out.extend(
+                [vs.quorum_up.as_deref(), vs.quorum_down.as_deref()]
+                    .into_iter()
+                    .flatten(),
+            );
             for rs in &vs.real_servers {
-                out.extend([&rs.notify_up, &rs.notify_down].into_iter().flatten());
+                out.extend(
+                    [rs.notify_up.as_deref(), rs.notify_down.as_deref()]
+                        .into_iter()
+                        .flatten(),
+                );
                 out.extend(rs.misc_check.iter().filter_map(|m| m.misc_path.as_ref()));
             }
         }

@@ -55,7 +55,28 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 /// Where the lines of an object are, for diagnostics found after parsing. Not part of the
 /// model: it compares equal to every other `Lines` and is not serialised.
 #[derive(Debug, Clone, Default)]
-pub struct Lines(Vec<(String, Pos)>);
+pub struct Lines(Vec<(LineKey, Pos)>);
+
+/// What a recorded line is: the block's header, a keyword, or a value that failed to read.
+/// Keyword names are interned in the keyword table, so recording a line allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKey {
+    Head,
+    Keyword(&'static str),
+    Failed(&'static str),
+}
+
+impl PartialEq<str> for LineKey {
+    fn eq(&self, other: &str) -> bool {
+        matches!(self, LineKey::Keyword(k) if *k == other)
+    }
+}
+
+impl PartialEq<&str> for LineKey {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
 
 impl PartialEq for Lines {
     fn eq(&self, _: &Lines) -> bool {
@@ -68,17 +89,23 @@ impl Eq for Lines {}
 impl Lines {
     /// Records the line of the block's own keyword (its header).
     pub fn head(&mut self, n: &Node) {
-        self.0.push((String::new(), Pos(n.loc)));
+        self.0.push((LineKey::Head, Pos(n.loc)));
     }
 
     /// Records the line of keyword `n`.
     pub fn mark(&mut self, n: &Node) {
-        self.0.push((n.kw().to_string(), Pos(n.loc)));
+        if let Some(k) = crate::keywords::intern(n.kw()) {
+            self.0.push((LineKey::Keyword(k), Pos(n.loc)));
+        }
     }
 
     /// Where the block starts (line 0 when read from TOML).
     pub fn pos(&self) -> Pos {
-        self.get("")
+        self.0
+            .iter()
+            .find(|(k, _)| *k == LineKey::Head)
+            .map(|(_, p)| *p)
+            .unwrap_or_default()
     }
 
     /// Where keyword `kw` was last given, or the block's start.
@@ -86,28 +113,34 @@ impl Lines {
         self.0
             .iter()
             .rev()
-            .find(|(k, _)| k == kw)
-            .or_else(|| self.0.iter().find(|(k, _)| k.is_empty()))
+            .find(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
             .map(|(_, p)| *p)
-            .unwrap_or_default()
+            .unwrap_or_else(|| self.pos())
     }
 
     /// True when keyword `kw` was given.
     pub fn has(&self, kw: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == kw)
+        self.0
+            .iter()
+            .any(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
     }
 
     /// Records that `what` was given but could not be read (an error is already reported),
     /// so that validation does not report it missing as well.
-    pub fn failed(&mut self, what: &str, n: &Node) {
-        self.0.push((format!("!{what}"), Pos(n.loc)));
+    pub fn failed(&mut self, what: &'static str, n: &Node) {
+        self.0.push((LineKey::Failed(what), Pos(n.loc)));
+    }
+
+    /// Frees the spare capacity once the object is complete.
+    pub fn shrink(&mut self) {
+        self.0.shrink_to_fit();
     }
 
     /// True when `what` was given but could not be read.
     pub fn has_failed(&self, what: &str) -> bool {
         self.0
             .iter()
-            .any(|(k, _)| k.strip_prefix('!') == Some(what))
+            .any(|(k, _)| matches!(k, LineKey::Failed(x) if *x == what))
     }
 }
 
@@ -527,10 +560,10 @@ pub struct VirtualServer {
     pub hysteresis: u32,
     /// `quorum_up SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub quorum_up: Option<Script>,
+    pub quorum_up: Option<Box<Script>>,
     /// `quorum_down SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub quorum_down: Option<Script>,
+    pub quorum_down: Option<Box<Script>>,
     /// `weight N`: the default weight of the real servers (default 1).
     pub weight: u32,
     /// `inhibit_on_failure`: the default of the real servers.
@@ -693,10 +726,10 @@ pub struct RealServer {
     pub lvs_method: Option<LvsMethod>,
     /// `notify_up SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_up: Option<Script>,
+    pub notify_up: Option<Box<Script>>,
     /// `notify_down SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_down: Option<Script>,
+    pub notify_down: Option<Box<Script>>,
     /// `uthreshold N`: most connections (0: no limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uthreshold: Option<u32>,
@@ -804,6 +837,30 @@ impl RealServer {
             (a, Some(p)) => format!("{a}:{p}"),
             (a, None) => a.to_string(),
         }
+    }
+
+    /// Frees spare capacity: a Vec's first push reserves room for four entries, and a
+    /// configuration may hold tens of thousands of real servers with one checker each.
+    fn shrink(&mut self) {
+        self.tcp_check.shrink_to_fit();
+        self.http_get.shrink_to_fit();
+        self.ssl_get.shrink_to_fit();
+        self.smtp_check.shrink_to_fit();
+        self.dns_check.shrink_to_fit();
+        self.misc_check.shrink_to_fit();
+        self.udp_check.shrink_to_fit();
+        self.ping_check.shrink_to_fit();
+        self.file_check.shrink_to_fit();
+        self.lines.shrink();
+        self.tcp_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.http_get.iter_mut().for_each(|c| c.lines.shrink());
+        self.ssl_get.iter_mut().for_each(|c| c.lines.shrink());
+        self.smtp_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.dns_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.misc_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.udp_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.ping_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.file_check.iter_mut().for_each(|c| c.lines.shrink());
     }
 
     /// The number of checkers.
@@ -1274,6 +1331,9 @@ pub fn parse_virtual_server(cx: &mut Cx, n: &Node) -> Option<VirtualServer> {
             Some("add a real_server block, or remove the virtual_server".into()),
         );
     }
+    // Tens of thousands of real servers: keep no spare capacity.
+    vs.real_servers.shrink_to_fit();
+    vs.lines.shrink();
     Some(vs)
 }
 
@@ -1434,12 +1494,12 @@ fn read_vs_block(cx: &mut Cx, b: &[Node], vs: &mut VirtualServer) {
             "omega" => vs.omega |= cx.flag_kw(n),
             "quorum_up" => {
                 if once(cx, n, &vs.quorum_up) {
-                    vs.quorum_up = cx.script_kw(n);
+                    vs.quorum_up = cx.script_kw(n).map(Box::new);
                 }
             }
             "quorum_down" => {
                 if once(cx, n, &vs.quorum_down) {
-                    vs.quorum_down = cx.script_kw(n);
+                    vs.quorum_down = cx.script_kw(n).map(Box::new);
                 }
             }
             "quorum" => {
@@ -1583,12 +1643,12 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             "inhibit_on_failure" => rs.inhibit_on_failure = cx.bool_kw(n).or(rs.inhibit_on_failure),
             "notify_up" => {
                 if once(cx, n, &rs.notify_up) {
-                    rs.notify_up = cx.script_kw(n);
+                    rs.notify_up = cx.script_kw(n).map(Box::new);
                 }
             }
             "notify_down" => {
                 if once(cx, n, &rs.notify_down) {
-                    rs.notify_down = cx.script_kw(n);
+                    rs.notify_down = cx.script_kw(n).map(Box::new);
                 }
             }
             "alpha" => rs.alpha = cx.bool_kw(n).or(rs.alpha),
@@ -1654,6 +1714,7 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
         }
     });
     // The block was read even when the address is wrong, so that its mistakes are reported.
+    rs.shrink();
     port.map(|_| rs)
 }
 
@@ -2176,15 +2237,9 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
         if let Some(lm) = &rs.lvs_method {
             check_method(cx, lm, rs.lines.get("lvs_method"), "lvs_method");
         }
-        check_port(
-            cx,
-            vs,
-            shape,
-            m,
-            rs.port,
-            rpos,
-            &format!("real_server {}", rs.label()),
-        );
+        check_port(cx, vs, shape, m, rs.port, rpos, &|| {
+            format!("real_server {}", rs.label())
+        });
         if let (Some(u), Some(l)) = (rs.uthreshold, rs.lthreshold) {
             if u != 0 && l > u {
                 cx.err_at(
@@ -2237,7 +2292,9 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
                     Some("only a tunnelled (TUN) sorry server may differ in family".into()),
                 );
             }
-            check_port(cx, vs, shape, m, s.port, spos, "the sorry_server");
+            check_port(cx, vs, shape, m, s.port, spos, &|| {
+                "the sorry_server".into()
+            });
         }
         None => {
             if vs.sorry_server_inhibit {
@@ -2293,11 +2350,12 @@ fn check_port(
     m: LvsMethod,
     port: Option<u16>,
     pos: Pos,
-    what: &str,
+    what: &dyn Fn() -> String,
 ) {
     if m.method == ForwardingMethod::Nat {
         return;
     }
+    let what = what();
     let Some(p) = port else {
         return;
     };
