@@ -119,7 +119,7 @@ impl Default for LexOptions {
 }
 
 /// A token: a byte range of its line's text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
     /// Start offset in [`Line::text`].
     pub start: u32,
@@ -127,6 +127,56 @@ pub struct Span {
     pub end: u32,
     /// 1-based column of the token in the physical line (approximate after macro expansion).
     pub col: u32,
+}
+
+/// The tokens of a line: up to four inline (most lines are a keyword and a value or two),
+/// more on the heap. Reads as a slice of [`Span`].
+#[derive(Clone)]
+pub enum Toks {
+    /// Up to four tokens, without an allocation.
+    Inline(u8, [Span; 4]),
+    /// Five tokens or more.
+    Heap(Vec<Span>),
+}
+
+impl Default for Toks {
+    fn default() -> Toks {
+        Toks::Inline(0, [Span::default(); 4])
+    }
+}
+
+impl Toks {
+    /// Appends a token.
+    pub fn push(&mut self, s: Span) {
+        match self {
+            Toks::Inline(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = s;
+                *n += 1;
+            }
+            Toks::Inline(_, a) => {
+                let mut v = a.to_vec();
+                v.push(s);
+                *self = Toks::Heap(v);
+            }
+            Toks::Heap(v) => v.push(s),
+        }
+    }
+}
+
+impl std::ops::Deref for Toks {
+    type Target = [Span];
+    fn deref(&self) -> &[Span] {
+        match self {
+            Toks::Inline(n, a) => &a[..usize::from(*n)],
+            Toks::Heap(v) => v,
+        }
+    }
+}
+
+impl std::fmt::Debug for Toks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// One logical line: a `{`, a `}`, or a keyword with its arguments.
@@ -137,7 +187,7 @@ pub struct Line {
     /// The text after comments, macros and brace splitting.
     pub text: String,
     /// The tokens, quotes removed.
-    pub toks: Vec<Span>,
+    pub toks: Toks,
 }
 
 impl Line {
@@ -443,7 +493,13 @@ impl Lexer {
             return;
         }
         let base = loc.at_col(u32::try_from(lead + 1).unwrap_or(u32::MAX));
-        let decommented = match decomment(trimmed) {
+        // One pass over the bytes tells which of the later steps can apply at all.
+        let has = Special::scan(trimmed);
+        let decommented = match if has.comment_or_quote {
+            decomment(trimmed)
+        } else {
+            Ok(Cow::Borrowed(trimmed))
+        } {
             Ok(t) => t,
             Err(col) => {
                 self.report(
@@ -462,7 +518,7 @@ impl Lexer {
         }
 
         // 3. include lines.
-        if let Some(kind) = include_kind(text) {
+        if let Some(kind) = include_kind(text).filter(|_| text.starts_with('i')) {
             self.include(kind, text, base);
             return;
         }
@@ -532,7 +588,7 @@ impl Lexer {
         }
 
         // 6. Expansion.
-        let expanded: Cow<'_, str> = if text.contains('$') {
+        let expanded: Cow<'_, str> = if has.dollar && text.contains('$') {
             self.in_repeat = text.contains("~SEQ") || text.contains("~LST");
             let r = self.expand(text, 0);
             self.in_repeat = false;
@@ -548,7 +604,7 @@ impl Lexer {
         };
 
         // 7. Repetition, then 8-9 for every resulting line.
-        if expanded.contains('~') && (expanded.contains("~SEQ") || expanded.contains("~LST")) {
+        if (has.tilde || has.dollar) && (expanded.contains("~SEQ") || expanded.contains("~LST")) {
             let mut out = Vec::new();
             if let Err(msg) = self.repeat(&expanded, &mut out, 0) {
                 self.report(Severity::Error, base, msg, Some(expanded.to_string()), None);
@@ -721,7 +777,7 @@ impl Lexer {
 
     /// Splits `{` and `}` outside double quotes into their own lines and tokenizes the rest.
     fn split_braces(&mut self, text: &str, base: Loc) {
-        if !text.contains(['{', '}']) {
+        if !text.as_bytes().iter().any(|&b| b == b'{' || b == b'}') {
             self.emit(text, 0, base);
             return;
         }
@@ -753,7 +809,7 @@ impl Lexer {
             self.pending.push_back(Line {
                 loc,
                 text: t.to_string(),
-                toks: Vec::new(),
+                toks: Toks::default(),
             });
             return;
         }
@@ -915,6 +971,32 @@ impl Lexer {
     }
 }
 
+/// Which special characters a line holds, found in one pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Special {
+    /// `#`, `!`, `\` or `"`: comments, escapes or quotes to handle.
+    comment_or_quote: bool,
+    /// `$`: macros.
+    dollar: bool,
+    /// `~`: sequences.
+    tilde: bool,
+}
+
+impl Special {
+    fn scan(line: &str) -> Special {
+        let mut s = Special::default();
+        for &b in line.as_bytes() {
+            match b {
+                b'#' | b'!' | b'\\' | b'"' => s.comment_or_quote = true,
+                b'$' => s.dollar = true,
+                b'~' => s.tilde = true,
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
 /// The include keyword a line starts with, if any.
 fn include_kind(text: &str) -> Option<&'static str> {
     for k in [
@@ -1012,8 +1094,8 @@ pub fn decomment(line: &str) -> Result<Cow<'_, str>, u32> {
 /// Splits a logical line into tokens: white space separates; a token that starts with `"`
 /// runs to the next `"` (quotes removed); a `"` inside a word ends that word.
 /// Returns the text the spans refer to, or the column of an unmatched quote.
-pub fn tokenize(line: &str, base_col: u32) -> Result<(String, Vec<Span>), u32> {
-    let mut toks = Vec::with_capacity(4);
+pub fn tokenize(line: &str, base_col: u32) -> Result<(String, Toks), u32> {
+    let mut toks = Toks::default();
     let b = line.as_bytes();
     let mut i = 0;
     let n = b.len();

@@ -7,7 +7,7 @@
 //! file as the inside of the unclosed block.
 
 use crate::diag::{Diagnostic, Loc, Severity};
-use crate::lexer::{Lexer, Line, Span};
+use crate::lexer::{Lexer, Line, Toks};
 
 /// Keywords that only ever open a block at the top level.
 pub const ROOT_BLOCKS: &[&str] = &[
@@ -40,7 +40,7 @@ pub struct Node {
     /// The line's text (after comments and macros); the spans index into it.
     pub text: Box<str>,
     /// Token spans; the first is the keyword.
-    pub toks: Vec<Span>,
+    pub toks: Toks,
     /// The block, if the line was followed by `{`.
     pub block: Option<Vec<Node>>,
     /// Where the block's `{` was.
@@ -297,7 +297,7 @@ impl TreeBuilder {
             let stray = Node {
                 loc,
                 text: "{".into(),
-                toks: Vec::new(),
+                toks: Toks::default(),
                 block: None,
                 block_loc: loc,
             };
@@ -327,7 +327,7 @@ impl TreeBuilder {
                 let stray = Node {
                     loc,
                     text: "{".into(),
-                    toks: Vec::new(),
+                    toks: Toks::default(),
                     block: None,
                     block_loc: loc,
                 };
