@@ -11,7 +11,6 @@
 
 pub mod syntax;
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
@@ -518,34 +517,12 @@ impl GlobalDefs {
 
     /// Where `keyword` was given (a default `Pos` when it was not, or for TOML).
     pub fn pos(&self, keyword: &str) -> Pos {
-        self.at.get(keyword)
+        self.at.pos(keyword)
     }
 }
 
-/// Where each global_defs keyword was given, for checks made after parsing. It compares
-/// equal to every other `KeywordPos` and is never serialised.
-#[derive(Debug, Clone, Default)]
-pub struct KeywordPos(pub BTreeMap<&'static str, Pos>);
-
-impl KeywordPos {
-    /// The position of `keyword`, or a default one.
-    pub fn get(&self, keyword: &str) -> Pos {
-        self.0.get(keyword).copied().unwrap_or_default()
-    }
-
-    /// True when `keyword` was given.
-    pub fn has(&self, keyword: &str) -> bool {
-        self.0.contains_key(keyword)
-    }
-}
-
-impl PartialEq for KeywordPos {
-    fn eq(&self, _: &KeywordPos) -> bool {
-        true
-    }
-}
-
-impl Eq for KeywordPos {}
+/// Where each global_defs keyword was given, for checks made after parsing.
+pub type KeywordPos = crate::types::KeywordPositions;
 
 /// `smtp_server HOST [PORT]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1207,7 +1184,7 @@ pub fn parse_global_defs(cx: &mut Cx, nodes: &[Node], g: &mut GlobalDefs) {
             Status::Deprecated { instead } => instead,
             _ => row.name,
         };
-        let prev = g.at.0.insert(canon, Pos(n.loc));
+        let prev = g.at.insert(canon, Pos(n.loc));
         if let Some(p) = prev {
             if ONCE.contains(&canon) {
                 cx.err_hint(
@@ -1215,7 +1192,7 @@ pub fn parse_global_defs(cx: &mut Cx, nodes: &[Node], g: &mut GlobalDefs) {
                     format!("'{canon}' is given twice (first at line {})", p.0.line),
                     "keepalived uses the first one and ignores this one; keep only one",
                 );
-                g.at.0.insert(canon, p);
+                g.at.insert(canon, p);
                 return;
             }
             if !CUMULATIVE.contains(&canon) {

@@ -121,6 +121,61 @@ pub fn is_pos(_: &Pos) -> bool {
     true
 }
 
+/// Where each keyword of a block was given, for checks made after parsing. Keyword names are
+/// the keyword table's own strings, so recording one allocates nothing. Not part of the model:
+/// it compares equal to every other `KeywordPositions` and is not serialised.
+#[derive(Debug, Clone, Default)]
+pub struct KeywordPositions(Vec<(&'static str, Pos)>);
+
+impl PartialEq for KeywordPositions {
+    fn eq(&self, _: &KeywordPositions) -> bool {
+        true
+    }
+}
+
+impl Eq for KeywordPositions {}
+
+impl KeywordPositions {
+    /// Records where keyword `kw` was (the last one wins); names not in the keyword table are
+    /// not recorded.
+    pub fn set(&mut self, kw: &str, pos: Pos) {
+        if let Some(k) = crate::keywords::intern(kw) {
+            self.insert(k, pos);
+        }
+    }
+
+    /// Records where `kw` was and returns where it was before, if it was given already.
+    pub fn insert(&mut self, kw: &'static str, pos: Pos) -> Option<Pos> {
+        match self.0.iter_mut().find(|(k, _)| *k == kw) {
+            Some(slot) => Some(std::mem::replace(&mut slot.1, pos)),
+            None => {
+                self.0.push((kw, pos));
+                None
+            }
+        }
+    }
+
+    /// Where `kw` was last given.
+    pub fn get(&self, kw: &str) -> Option<Pos> {
+        self.0.iter().find(|(k, _)| *k == kw).map(|(_, p)| *p)
+    }
+
+    /// Where `kw` was last given, or a position with no line.
+    pub fn pos(&self, kw: &str) -> Pos {
+        self.get(kw).unwrap_or_default()
+    }
+
+    /// True when `kw` was given.
+    pub fn has(&self, kw: &str) -> bool {
+        self.get(kw).is_some()
+    }
+
+    /// Where the first of `kws` that was given is, else `or`.
+    pub fn at(&self, kws: &[&str], or: Pos) -> Pos {
+        kws.iter().find_map(|k| self.get(k)).unwrap_or(or)
+    }
+}
+
 /// A script to run: the command as written, its argv, and the user and group to run it as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

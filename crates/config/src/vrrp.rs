@@ -295,35 +295,8 @@ pub const KEYWORDS: &[Keyword] = &[
 // Model helpers
 // ---------------------------------------------------------------------------------------------
 
-/// The positions of the keywords of a block, for the checks made after parsing. Not part of
-/// the model: it compares equal to every other `KwPos` and is not serialised.
-#[derive(Debug, Clone, Default)]
-pub struct KwPos(Vec<(String, Pos)>);
-
-impl PartialEq for KwPos {
-    fn eq(&self, _: &KwPos) -> bool {
-        true
-    }
-}
-
-impl Eq for KwPos {}
-
-impl KwPos {
-    /// Records where `kw` was (the last one wins).
-    pub fn set(&mut self, kw: &str, pos: Pos) {
-        self.0.push((kw.to_string(), pos));
-    }
-
-    /// Where `kw` was last seen.
-    pub fn get(&self, kw: &str) -> Option<Pos> {
-        self.0.iter().rev().find(|(k, _)| k == kw).map(|(_, p)| *p)
-    }
-
-    /// Where the first of `kws` found was last seen, else `or`.
-    pub fn at(&self, kws: &[&str], or: Pos) -> Pos {
-        kws.iter().find_map(|k| self.get(k)).unwrap_or(or)
-    }
-}
+/// The positions of the keywords of a block, for the checks made after parsing.
+pub type KwPos = crate::types::KeywordPositions;
 
 /// A name written in a list (a sync group member, a garp_group interface), with where it is.
 /// Serialised as the bare string.

@@ -744,6 +744,7 @@ pub(super) fn sync_group(cx: &mut Cx, n: &Node) -> Option<SyncGroup> {
             }
         }
         cx.dispatch(Block::SyncGroup, std::slice::from_ref(e), |cx, e| {
+            let given_before = g.kw_pos.has(e.kw());
             g.kw_pos.set(e.kw(), Pos(e.loc));
             match e.kw() {
                 "group" => {
@@ -770,7 +771,7 @@ pub(super) fn sync_group(cx: &mut Cx, n: &Node) -> Option<SyncGroup> {
                                     .collect::<Vec<_>>()
                             })
                             .collect();
-                        if g.kw_pos.0.iter().filter(|(k, _)| k == "group").count() > 1 {
+                        if given_before {
                             let same = members.len() == g.group.len()
                                 && members.iter().zip(&g.group).all(|(a, b)| a.name == b.name);
                             if !same {
