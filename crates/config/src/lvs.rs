@@ -5,7 +5,7 @@
 //!  virtual_server_group NAME { }  -> VirtualServerGroup { addresses, fwmarks }
 //!  virtual_server ... {           -> VirtualServer
 //!      real_server IP [PORT] {    ->   RealServer
-//!          TCP_CHECK { } ...      ->     tcp_check, http_get, ssl_get, ... (checker.rs)
+//!          TCP_CHECK { } ...      ->     checkers: TCP_CHECK, HTTP_GET, ... (checker.rs)
 //!      }
 //!  }
 //! ```
@@ -34,8 +34,8 @@ use crate::tree::Node;
 use crate::types::{Pos, Script, Timer};
 
 pub use checker::{
-    Connection, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
-    RegexOption, RegexStack, SmtpCheck, StatusCodes, TcpCheck, UdpCheck, Url,
+    Checker, Connection, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, MiscCheck,
+    PingCheck, RegexOption, RegexStack, SmtpCheck, StatusCodes, TcpCheck, UdpCheck, Url,
 };
 
 /// The keyword table rows of the LVS blocks.
@@ -763,33 +763,9 @@ pub struct RealServer {
     /// `virtualhost NAME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
-    /// `TCP_CHECK { }` blocks.
+    /// The checker blocks (`TCP_CHECK { }`, `HTTP_GET { }`, ...), in the order written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tcp_check: Vec<TcpCheck>,
-    /// `HTTP_GET { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub http_get: Vec<HttpCheck>,
-    /// `SSL_GET { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ssl_get: Vec<HttpCheck>,
-    /// `SMTP_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub smtp_check: Vec<SmtpCheck>,
-    /// `DNS_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_check: Vec<DnsCheck>,
-    /// `MISC_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub misc_check: Vec<MiscCheck>,
-    /// `UDP_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub udp_check: Vec<UdpCheck>,
-    /// `PING_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ping_check: Vec<PingCheck>,
-    /// `FILE_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub file_check: Vec<FileCheck>,
+    pub checkers: Vec<Checker>,
     /// Where the lines are.
     #[serde(skip)]
     pub lines: Lines,
@@ -815,15 +791,7 @@ impl Default for RealServer {
             delay_loop: None,
             smtp_alert: None,
             virtualhost: None,
-            tcp_check: Vec::new(),
-            http_get: Vec::new(),
-            ssl_get: Vec::new(),
-            smtp_check: Vec::new(),
-            dns_check: Vec::new(),
-            misc_check: Vec::new(),
-            udp_check: Vec::new(),
-            ping_check: Vec::new(),
-            file_check: Vec::new(),
+            checkers: Vec::new(),
             lines: Lines::default(),
         }
     }
@@ -842,39 +810,58 @@ impl RealServer {
     /// Frees spare capacity: a Vec's first push reserves room for four entries, and a
     /// configuration may hold tens of thousands of real servers with one checker each.
     fn shrink(&mut self) {
-        self.tcp_check.shrink_to_fit();
-        self.http_get.shrink_to_fit();
-        self.ssl_get.shrink_to_fit();
-        self.smtp_check.shrink_to_fit();
-        self.dns_check.shrink_to_fit();
-        self.misc_check.shrink_to_fit();
-        self.udp_check.shrink_to_fit();
-        self.ping_check.shrink_to_fit();
-        self.file_check.shrink_to_fit();
+        self.checkers.shrink_to_fit();
         self.lines.shrink();
-        self.tcp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.http_get.iter_mut().for_each(|c| c.lines.shrink());
-        self.ssl_get.iter_mut().for_each(|c| c.lines.shrink());
-        self.smtp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.dns_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.misc_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.udp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.ping_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.file_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.checkers
+            .iter_mut()
+            .for_each(|c| c.lines_mut().shrink());
     }
 
     /// The number of checkers.
     pub fn checker_count(&self) -> usize {
-        self.tcp_check.len()
-            + self.http_get.len()
-            + self.ssl_get.len()
-            + self.smtp_check.len()
-            + self.dns_check.len()
-            + self.misc_check.len()
-            + self.udp_check.len()
-            + self.ping_check.len()
-            + self.file_check.len()
+        self.checkers.len()
     }
+}
+
+/// Iterators over one kind of checker of a real server.
+macro_rules! checkers_of {
+    ($($(#[$m:meta])* $fn:ident => $variant:ident: $ty:ty;)*) => {
+        impl RealServer {
+            $(
+                $(#[$m])*
+                pub fn $fn(&self) -> impl Iterator<Item = &$ty> {
+                    self.checkers.iter().filter_map(|c| match c {
+                        Checker::$variant(c) => {
+                            let c: &$ty = c;
+                            Some(c)
+                        }
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+checkers_of! {
+    /// The TCP_CHECK checkers.
+    tcp_checks => TcpCheck: TcpCheck;
+    /// The HTTP_GET checkers.
+    http_gets => HttpGet: HttpCheck;
+    /// The SSL_GET checkers.
+    ssl_gets => SslGet: HttpCheck;
+    /// The SMTP_CHECK checkers.
+    smtp_checks => SmtpCheck: SmtpCheck;
+    /// The DNS_CHECK checkers.
+    dns_checks => DnsCheck: DnsCheck;
+    /// The MISC_CHECK checkers.
+    misc_checks => MiscCheck: MiscCheck;
+    /// The UDP_CHECK checkers.
+    udp_checks => UdpCheck: UdpCheck;
+    /// The PING_CHECK checkers.
+    ping_checks => PingCheck: PingCheck;
+    /// The FILE_CHECK checkers.
+    file_checks => FileCheck: FileCheck;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1670,39 +1657,49 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             }
             "TCP_CHECK" => {
                 mark = false;
-                rs.tcp_check.extend(checker::parse_tcp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_tcp(cx, n).map(Checker::TcpCheck));
             }
             "HTTP_GET" => {
                 mark = false;
-                rs.http_get.extend(checker::parse_http(cx, n, false));
+                rs.checkers.extend(
+                    checker::parse_http(cx, n, false).map(|c| Checker::HttpGet(Box::new(c))),
+                );
             }
             "SSL_GET" => {
                 mark = false;
-                rs.ssl_get.extend(checker::parse_http(cx, n, true));
+                rs.checkers
+                    .extend(checker::parse_http(cx, n, true).map(|c| Checker::SslGet(Box::new(c))));
             }
             "SMTP_CHECK" => {
                 mark = false;
-                rs.smtp_check.extend(checker::parse_smtp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_smtp(cx, n).map(|c| Checker::SmtpCheck(Box::new(c))));
             }
             "DNS_CHECK" => {
                 mark = false;
-                rs.dns_check.extend(checker::parse_dns(cx, n));
+                rs.checkers
+                    .extend(checker::parse_dns(cx, n).map(|c| Checker::DnsCheck(Box::new(c))));
             }
             "MISC_CHECK" => {
                 mark = false;
-                rs.misc_check.extend(checker::parse_misc(cx, n));
+                rs.checkers
+                    .extend(checker::parse_misc(cx, n).map(|c| Checker::MiscCheck(Box::new(c))));
             }
             "UDP_CHECK" => {
                 mark = false;
-                rs.udp_check.extend(checker::parse_udp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_udp(cx, n).map(|c| Checker::UdpCheck(Box::new(c))));
             }
             "PING_CHECK" => {
                 mark = false;
-                rs.ping_check.extend(checker::parse_ping(cx, n));
+                rs.checkers
+                    .extend(checker::parse_ping(cx, n).map(Checker::PingCheck));
             }
             "FILE_CHECK" => {
                 mark = false;
-                rs.file_check.extend(checker::parse_file(cx, n));
+                rs.checkers
+                    .extend(checker::parse_file(cx, n).map(Checker::FileCheck));
             }
             _ => {
                 mark = false;
@@ -1847,7 +1844,8 @@ fn validate_ssl(cx: &mut Cx, ssl: &Ssl, config: &Config) {
         .virtual_servers
         .iter()
         .flat_map(|v| &v.real_servers)
-        .any(|r| !r.ssl_get.is_empty());
+        .flat_map(|r| &r.checkers)
+        .any(|c| matches!(c, Checker::SslGet(_)));
     if !used {
         cx.warn_at(
             pos,
