@@ -23,6 +23,7 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,28 +55,57 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 
 /// Where the lines of an object are, for diagnostics found after parsing. Not part of the
 /// model: it compares equal to every other `Lines` and is not serialised.
+///
+/// A configuration may hold tens of thousands of real servers and checkers, so this is
+/// compact: the block's header inline, then one exact-size boxed slice of (name, position)
+/// entries whose name is an index into [`line_names`] (no allocation when only the header
+/// is recorded, no spare capacity).
 #[derive(Debug, Clone, Default)]
-pub struct Lines(Vec<(LineKey, Pos)>);
-
-/// What a recorded line is: the block's header, a keyword, or a value that failed to read.
-/// Keyword names are interned in the keyword table, so recording a line allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineKey {
-    Head,
-    Keyword(&'static str),
-    Failed(&'static str),
+pub struct Lines {
+    /// The line of the block's own keyword (line 0 when read from TOML).
+    head: Pos,
+    /// The keywords given, and the values that failed to read ([`FAILED`] set), in order.
+    rest: Box<[(u16, Pos)]>,
 }
 
-impl PartialEq<str> for LineKey {
-    fn eq(&self, other: &str) -> bool {
-        matches!(self, LineKey::Keyword(k) if *k == other)
-    }
+/// Marks an entry of [`Lines`] as a value that failed to read rather than a keyword.
+const FAILED: u16 = 0x8000;
+
+/// The names of failed values that are not keywords.
+const FAILED_NAMES: &[&str] = &["entry"];
+
+type LineNames = (
+    Vec<&'static str>,
+    HashMap<&'static str, u16, crate::keywords::FxBuild>,
+);
+
+/// Every keyword name of the keyword table, then [`FAILED_NAMES`], each with its index.
+fn line_names() -> &'static LineNames {
+    static NAMES: OnceLock<LineNames> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names = Vec::new();
+        let mut index = HashMap::default();
+        let all = crate::keywords::all()
+            .map(|k| k.name)
+            .chain(FAILED_NAMES.iter().copied());
+        for name in all {
+            if index.contains_key(name) {
+                continue;
+            }
+            if let Ok(i) = u16::try_from(names.len()) {
+                if i < FAILED {
+                    index.insert(name, i);
+                    names.push(name);
+                }
+            }
+        }
+        (names, index)
+    })
 }
 
-impl PartialEq<&str> for LineKey {
-    fn eq(&self, other: &&str) -> bool {
-        self == *other
-    }
+/// The index of a keyword name (None for a name that is not in the table).
+fn line_key(name: &str) -> Option<u16> {
+    line_names().1.get(name).copied()
 }
 
 impl PartialEq for Lines {
@@ -89,58 +119,70 @@ impl Eq for Lines {}
 impl Lines {
     /// Records the line of the block's own keyword (its header).
     pub fn head(&mut self, n: &Node) {
-        self.0.push((LineKey::Head, Pos(n.loc)));
+        self.head = Pos(n.loc);
+    }
+
+    fn push(&mut self, key: u16, n: &Node) {
+        let mut v = std::mem::take(&mut self.rest).into_vec();
+        v.reserve_exact(1);
+        v.push((key, Pos(n.loc)));
+        self.rest = v.into_boxed_slice();
     }
 
     /// Records the line of keyword `n`.
     pub fn mark(&mut self, n: &Node) {
-        if let Some(k) = crate::keywords::intern(n.kw()) {
-            self.0.push((LineKey::Keyword(k), Pos(n.loc)));
+        if let Some(k) = line_key(n.kw()) {
+            self.push(k, n);
         }
     }
 
     /// Where the block starts (line 0 when read from TOML).
     pub fn pos(&self) -> Pos {
-        self.0
+        self.head
+    }
+
+    /// Where the entry `key` was last recorded.
+    fn find(&self, key: Option<u16>) -> Option<Pos> {
+        let key = key?;
+        self.rest
             .iter()
-            .find(|(k, _)| *k == LineKey::Head)
+            .rev()
+            .find(|(k, _)| *k == key)
             .map(|(_, p)| *p)
-            .unwrap_or_default()
     }
 
     /// Where keyword `kw` was last given, or the block's start.
     pub fn get(&self, kw: &str) -> Pos {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
-            .map(|(_, p)| *p)
-            .unwrap_or_else(|| self.pos())
+        self.find(line_key(kw)).unwrap_or(self.head)
     }
 
     /// True when keyword `kw` was given.
     pub fn has(&self, kw: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
+        self.find(line_key(kw)).is_some()
     }
 
     /// Records that `what` was given but could not be read (an error is already reported),
     /// so that validation does not report it missing as well.
     pub fn failed(&mut self, what: &'static str, n: &Node) {
-        self.0.push((LineKey::Failed(what), Pos(n.loc)));
-    }
-
-    /// Frees the spare capacity once the object is complete.
-    pub fn shrink(&mut self) {
-        self.0.shrink_to_fit();
+        debug_assert!(line_key(what).is_some(), "'{what}' is not in line_names");
+        if let Some(k) = line_key(what) {
+            self.push(k | FAILED, n);
+        }
     }
 
     /// True when `what` was given but could not be read.
     pub fn has_failed(&self, what: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(k, _)| matches!(k, LineKey::Failed(x) if *x == what))
+        self.find(line_key(what).map(|k| k | FAILED)).is_some()
+    }
+
+    /// The keyword among `kws` given last.
+    fn last_of<'k>(&self, kws: &[&'k str]) -> Option<&'k str> {
+        let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
+        self.rest.iter().rev().find_map(|(k, _)| {
+            keys.iter()
+                .position(|x| *x == Some(*k))
+                .and_then(|i| kws.get(i).copied())
+        })
     }
 }
 
@@ -811,10 +853,6 @@ impl RealServer {
     /// configuration may hold tens of thousands of real servers with one checker each.
     fn shrink(&mut self) {
         self.checkers.shrink_to_fit();
-        self.lines.shrink();
-        self.checkers
-            .iter_mut()
-            .for_each(|c| c.lines_mut().shrink());
     }
 
     /// The number of checkers.
@@ -1320,7 +1358,6 @@ pub fn parse_virtual_server(cx: &mut Cx, n: &Node) -> Option<VirtualServer> {
     }
     // Tens of thousands of real servers: keep no spare capacity.
     vs.real_servers.shrink_to_fit();
-    vs.lines.shrink();
     Some(vs)
 }
 
@@ -2328,15 +2365,9 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
 
 /// Which of `lvs_method` / `lb_kind` was written, for positions.
 fn method_kw(lines: &Lines) -> &'static str {
-    let m = lines
-        .0
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "lvs_method" || k == "lb_kind");
-    match m {
-        Some((k, _)) if k == "lb_kind" => "lb_kind",
-        _ => "lvs_method",
-    }
+    lines
+        .last_of(&["lvs_method", "lb_kind"])
+        .unwrap_or("lvs_method")
 }
 
 /// The port of a real or sorry server: only NAT may change the port; a fwmark service has

@@ -104,20 +104,6 @@ impl Checker {
             Checker::FileCheck(_) => "FILE_CHECK",
         }
     }
-
-    /// Where its lines are.
-    pub(super) fn lines_mut(&mut self) -> &mut Lines {
-        match self {
-            Checker::TcpCheck(c) => &mut c.lines,
-            Checker::HttpGet(c) | Checker::SslGet(c) => &mut c.lines,
-            Checker::SmtpCheck(c) => &mut c.lines,
-            Checker::DnsCheck(c) => &mut c.lines,
-            Checker::MiscCheck(c) => &mut c.lines,
-            Checker::UdpCheck(c) => &mut c.lines,
-            Checker::PingCheck(c) => &mut c.lines,
-            Checker::FileCheck(c) => &mut c.lines,
-        }
-    }
 }
 
 /// The options every checker but FILE_CHECK has.
