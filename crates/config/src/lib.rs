@@ -296,7 +296,10 @@ impl Config {
                         .into_iter()
                         .flatten(),
                 );
-                out.extend(rs.misc_check.iter().filter_map(|m| m.misc_path.as_ref()));
+                out.extend(rs.checkers.iter().filter_map(|c| match c {
+                    lvs::Checker::MiscCheck(m) => m.misc_path.as_ref(),
+                    _ => None,
+                }));
             }
         }
         out

@@ -5,7 +5,7 @@
 //!  virtual_server_group NAME { }  -> VirtualServerGroup { addresses, fwmarks }
 //!  virtual_server ... {           -> VirtualServer
 //!      real_server IP [PORT] {    ->   RealServer
-//!          TCP_CHECK { } ...      ->     tcp_check, http_get, ssl_get, ... (checker.rs)
+//!          TCP_CHECK { } ...      ->     checkers: TCP_CHECK, HTTP_GET, ... (checker.rs)
 //!      }
 //!  }
 //! ```
@@ -23,6 +23,7 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +35,8 @@ use crate::tree::Node;
 use crate::types::{Pos, Script, Timer};
 
 pub use checker::{
-    Connection, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, MiscCheck, PingCheck,
-    RegexOption, RegexStack, SmtpCheck, StatusCodes, TcpCheck, UdpCheck, Url,
+    Checker, Connection, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, MiscCheck,
+    PingCheck, RegexOption, RegexStack, SmtpCheck, StatusCodes, TcpCheck, UdpCheck, Url,
 };
 
 /// The keyword table rows of the LVS blocks.
@@ -54,28 +55,57 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 
 /// Where the lines of an object are, for diagnostics found after parsing. Not part of the
 /// model: it compares equal to every other `Lines` and is not serialised.
+///
+/// A configuration may hold tens of thousands of real servers and checkers, so this is
+/// compact: the block's header inline, then one exact-size boxed slice of (name, position)
+/// entries whose name is an index into [`line_names`] (no allocation when only the header
+/// is recorded, no spare capacity).
 #[derive(Debug, Clone, Default)]
-pub struct Lines(Vec<(LineKey, Pos)>);
-
-/// What a recorded line is: the block's header, a keyword, or a value that failed to read.
-/// Keyword names are interned in the keyword table, so recording a line allocates nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineKey {
-    Head,
-    Keyword(&'static str),
-    Failed(&'static str),
+pub struct Lines {
+    /// The line of the block's own keyword (line 0 when read from TOML).
+    head: Pos,
+    /// The keywords given, and the values that failed to read ([`FAILED`] set), in order.
+    rest: Box<[(u16, Pos)]>,
 }
 
-impl PartialEq<str> for LineKey {
-    fn eq(&self, other: &str) -> bool {
-        matches!(self, LineKey::Keyword(k) if *k == other)
-    }
+/// Marks an entry of [`Lines`] as a value that failed to read rather than a keyword.
+const FAILED: u16 = 0x8000;
+
+/// The names of failed values that are not keywords.
+const FAILED_NAMES: &[&str] = &["entry"];
+
+type LineNames = (
+    Vec<&'static str>,
+    HashMap<&'static str, u16, crate::keywords::FxBuild>,
+);
+
+/// Every keyword name of the keyword table, then [`FAILED_NAMES`], each with its index.
+fn line_names() -> &'static LineNames {
+    static NAMES: OnceLock<LineNames> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names = Vec::new();
+        let mut index = HashMap::default();
+        let all = crate::keywords::all()
+            .map(|k| k.name)
+            .chain(FAILED_NAMES.iter().copied());
+        for name in all {
+            if index.contains_key(name) {
+                continue;
+            }
+            if let Ok(i) = u16::try_from(names.len()) {
+                if i < FAILED {
+                    index.insert(name, i);
+                    names.push(name);
+                }
+            }
+        }
+        (names, index)
+    })
 }
 
-impl PartialEq<&str> for LineKey {
-    fn eq(&self, other: &&str) -> bool {
-        self == *other
-    }
+/// The index of a keyword name (None for a name that is not in the table).
+fn line_key(name: &str) -> Option<u16> {
+    line_names().1.get(name).copied()
 }
 
 impl PartialEq for Lines {
@@ -89,58 +119,70 @@ impl Eq for Lines {}
 impl Lines {
     /// Records the line of the block's own keyword (its header).
     pub fn head(&mut self, n: &Node) {
-        self.0.push((LineKey::Head, Pos(n.loc)));
+        self.head = Pos(n.loc);
+    }
+
+    fn push(&mut self, key: u16, n: &Node) {
+        let mut v = std::mem::take(&mut self.rest).into_vec();
+        v.reserve_exact(1);
+        v.push((key, Pos(n.loc)));
+        self.rest = v.into_boxed_slice();
     }
 
     /// Records the line of keyword `n`.
     pub fn mark(&mut self, n: &Node) {
-        if let Some(k) = crate::keywords::intern(n.kw()) {
-            self.0.push((LineKey::Keyword(k), Pos(n.loc)));
+        if let Some(k) = line_key(n.kw()) {
+            self.push(k, n);
         }
     }
 
     /// Where the block starts (line 0 when read from TOML).
     pub fn pos(&self) -> Pos {
-        self.0
+        self.head
+    }
+
+    /// Where the entry `key` was last recorded.
+    fn find(&self, key: Option<u16>) -> Option<Pos> {
+        let key = key?;
+        self.rest
             .iter()
-            .find(|(k, _)| *k == LineKey::Head)
+            .rev()
+            .find(|(k, _)| *k == key)
             .map(|(_, p)| *p)
-            .unwrap_or_default()
     }
 
     /// Where keyword `kw` was last given, or the block's start.
     pub fn get(&self, kw: &str) -> Pos {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
-            .map(|(_, p)| *p)
-            .unwrap_or_else(|| self.pos())
+        self.find(line_key(kw)).unwrap_or(self.head)
     }
 
     /// True when keyword `kw` was given.
     pub fn has(&self, kw: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(k, _)| matches!(k, LineKey::Keyword(x) if *x == kw))
+        self.find(line_key(kw)).is_some()
     }
 
     /// Records that `what` was given but could not be read (an error is already reported),
     /// so that validation does not report it missing as well.
     pub fn failed(&mut self, what: &'static str, n: &Node) {
-        self.0.push((LineKey::Failed(what), Pos(n.loc)));
-    }
-
-    /// Frees the spare capacity once the object is complete.
-    pub fn shrink(&mut self) {
-        self.0.shrink_to_fit();
+        debug_assert!(line_key(what).is_some(), "'{what}' is not in line_names");
+        if let Some(k) = line_key(what) {
+            self.push(k | FAILED, n);
+        }
     }
 
     /// True when `what` was given but could not be read.
     pub fn has_failed(&self, what: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(k, _)| matches!(k, LineKey::Failed(x) if *x == what))
+        self.find(line_key(what).map(|k| k | FAILED)).is_some()
+    }
+
+    /// The keyword among `kws` given last.
+    fn last_of<'k>(&self, kws: &[&'k str]) -> Option<&'k str> {
+        let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
+        self.rest.iter().rev().find_map(|(k, _)| {
+            keys.iter()
+                .position(|x| *x == Some(*k))
+                .and_then(|i| kws.get(i).copied())
+        })
     }
 }
 
@@ -763,33 +805,9 @@ pub struct RealServer {
     /// `virtualhost NAME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
-    /// `TCP_CHECK { }` blocks.
+    /// The checker blocks (`TCP_CHECK { }`, `HTTP_GET { }`, ...), in the order written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tcp_check: Vec<TcpCheck>,
-    /// `HTTP_GET { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub http_get: Vec<HttpCheck>,
-    /// `SSL_GET { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ssl_get: Vec<HttpCheck>,
-    /// `SMTP_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub smtp_check: Vec<SmtpCheck>,
-    /// `DNS_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub dns_check: Vec<DnsCheck>,
-    /// `MISC_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub misc_check: Vec<MiscCheck>,
-    /// `UDP_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub udp_check: Vec<UdpCheck>,
-    /// `PING_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ping_check: Vec<PingCheck>,
-    /// `FILE_CHECK { }` blocks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub file_check: Vec<FileCheck>,
+    pub checkers: Vec<Checker>,
     /// Where the lines are.
     #[serde(skip)]
     pub lines: Lines,
@@ -815,15 +833,7 @@ impl Default for RealServer {
             delay_loop: None,
             smtp_alert: None,
             virtualhost: None,
-            tcp_check: Vec::new(),
-            http_get: Vec::new(),
-            ssl_get: Vec::new(),
-            smtp_check: Vec::new(),
-            dns_check: Vec::new(),
-            misc_check: Vec::new(),
-            udp_check: Vec::new(),
-            ping_check: Vec::new(),
-            file_check: Vec::new(),
+            checkers: Vec::new(),
             lines: Lines::default(),
         }
     }
@@ -842,39 +852,54 @@ impl RealServer {
     /// Frees spare capacity: a Vec's first push reserves room for four entries, and a
     /// configuration may hold tens of thousands of real servers with one checker each.
     fn shrink(&mut self) {
-        self.tcp_check.shrink_to_fit();
-        self.http_get.shrink_to_fit();
-        self.ssl_get.shrink_to_fit();
-        self.smtp_check.shrink_to_fit();
-        self.dns_check.shrink_to_fit();
-        self.misc_check.shrink_to_fit();
-        self.udp_check.shrink_to_fit();
-        self.ping_check.shrink_to_fit();
-        self.file_check.shrink_to_fit();
-        self.lines.shrink();
-        self.tcp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.http_get.iter_mut().for_each(|c| c.lines.shrink());
-        self.ssl_get.iter_mut().for_each(|c| c.lines.shrink());
-        self.smtp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.dns_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.misc_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.udp_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.ping_check.iter_mut().for_each(|c| c.lines.shrink());
-        self.file_check.iter_mut().for_each(|c| c.lines.shrink());
+        self.checkers.shrink_to_fit();
     }
 
     /// The number of checkers.
     pub fn checker_count(&self) -> usize {
-        self.tcp_check.len()
-            + self.http_get.len()
-            + self.ssl_get.len()
-            + self.smtp_check.len()
-            + self.dns_check.len()
-            + self.misc_check.len()
-            + self.udp_check.len()
-            + self.ping_check.len()
-            + self.file_check.len()
+        self.checkers.len()
     }
+}
+
+/// Iterators over one kind of checker of a real server.
+macro_rules! checkers_of {
+    ($($(#[$m:meta])* $fn:ident => $variant:ident: $ty:ty;)*) => {
+        impl RealServer {
+            $(
+                $(#[$m])*
+                pub fn $fn(&self) -> impl Iterator<Item = &$ty> {
+                    self.checkers.iter().filter_map(|c| match c {
+                        Checker::$variant(c) => {
+                            let c: &$ty = c;
+                            Some(c)
+                        }
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+checkers_of! {
+    /// The TCP_CHECK checkers.
+    tcp_checks => TcpCheck: TcpCheck;
+    /// The HTTP_GET checkers.
+    http_gets => HttpGet: HttpCheck;
+    /// The SSL_GET checkers.
+    ssl_gets => SslGet: HttpCheck;
+    /// The SMTP_CHECK checkers.
+    smtp_checks => SmtpCheck: SmtpCheck;
+    /// The DNS_CHECK checkers.
+    dns_checks => DnsCheck: DnsCheck;
+    /// The MISC_CHECK checkers.
+    misc_checks => MiscCheck: MiscCheck;
+    /// The UDP_CHECK checkers.
+    udp_checks => UdpCheck: UdpCheck;
+    /// The PING_CHECK checkers.
+    ping_checks => PingCheck: PingCheck;
+    /// The FILE_CHECK checkers.
+    file_checks => FileCheck: FileCheck;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1333,7 +1358,6 @@ pub fn parse_virtual_server(cx: &mut Cx, n: &Node) -> Option<VirtualServer> {
     }
     // Tens of thousands of real servers: keep no spare capacity.
     vs.real_servers.shrink_to_fit();
-    vs.lines.shrink();
     Some(vs)
 }
 
@@ -1670,39 +1694,49 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             }
             "TCP_CHECK" => {
                 mark = false;
-                rs.tcp_check.extend(checker::parse_tcp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_tcp(cx, n).map(Checker::TcpCheck));
             }
             "HTTP_GET" => {
                 mark = false;
-                rs.http_get.extend(checker::parse_http(cx, n, false));
+                rs.checkers.extend(
+                    checker::parse_http(cx, n, false).map(|c| Checker::HttpGet(Box::new(c))),
+                );
             }
             "SSL_GET" => {
                 mark = false;
-                rs.ssl_get.extend(checker::parse_http(cx, n, true));
+                rs.checkers
+                    .extend(checker::parse_http(cx, n, true).map(|c| Checker::SslGet(Box::new(c))));
             }
             "SMTP_CHECK" => {
                 mark = false;
-                rs.smtp_check.extend(checker::parse_smtp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_smtp(cx, n).map(|c| Checker::SmtpCheck(Box::new(c))));
             }
             "DNS_CHECK" => {
                 mark = false;
-                rs.dns_check.extend(checker::parse_dns(cx, n));
+                rs.checkers
+                    .extend(checker::parse_dns(cx, n).map(|c| Checker::DnsCheck(Box::new(c))));
             }
             "MISC_CHECK" => {
                 mark = false;
-                rs.misc_check.extend(checker::parse_misc(cx, n));
+                rs.checkers
+                    .extend(checker::parse_misc(cx, n).map(|c| Checker::MiscCheck(Box::new(c))));
             }
             "UDP_CHECK" => {
                 mark = false;
-                rs.udp_check.extend(checker::parse_udp(cx, n));
+                rs.checkers
+                    .extend(checker::parse_udp(cx, n).map(|c| Checker::UdpCheck(Box::new(c))));
             }
             "PING_CHECK" => {
                 mark = false;
-                rs.ping_check.extend(checker::parse_ping(cx, n));
+                rs.checkers
+                    .extend(checker::parse_ping(cx, n).map(Checker::PingCheck));
             }
             "FILE_CHECK" => {
                 mark = false;
-                rs.file_check.extend(checker::parse_file(cx, n));
+                rs.checkers
+                    .extend(checker::parse_file(cx, n).map(Checker::FileCheck));
             }
             _ => {
                 mark = false;
@@ -1847,7 +1881,8 @@ fn validate_ssl(cx: &mut Cx, ssl: &Ssl, config: &Config) {
         .virtual_servers
         .iter()
         .flat_map(|v| &v.real_servers)
-        .any(|r| !r.ssl_get.is_empty());
+        .flat_map(|r| &r.checkers)
+        .any(|c| matches!(c, Checker::SslGet(_)));
     if !used {
         cx.warn_at(
             pos,
@@ -2330,15 +2365,9 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
 
 /// Which of `lvs_method` / `lb_kind` was written, for positions.
 fn method_kw(lines: &Lines) -> &'static str {
-    let m = lines
-        .0
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "lvs_method" || k == "lb_kind");
-    match m {
-        Some((k, _)) if k == "lb_kind" => "lb_kind",
-        _ => "lvs_method",
-    }
+    lines
+        .last_of(&["lvs_method", "lb_kind"])
+        .unwrap_or("lvs_method")
 }
 
 /// The port of a real or sorry server: only NAT may change the port; a fwmark service has

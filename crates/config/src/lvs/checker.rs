@@ -56,6 +56,56 @@ pub struct Connection {
     pub lines: Lines,
 }
 
+/// One checker of a real server, tagged with its keepalived block name (`TCP_CHECK`, ...).
+/// The large ones are boxed so that the common TCP_CHECK costs no more than itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Checker {
+    /// `TCP_CHECK { }`.
+    #[serde(rename = "TCP_CHECK")]
+    TcpCheck(TcpCheck),
+    /// `HTTP_GET { }`.
+    #[serde(rename = "HTTP_GET")]
+    HttpGet(Box<HttpCheck>),
+    /// `SSL_GET { }`.
+    #[serde(rename = "SSL_GET")]
+    SslGet(Box<HttpCheck>),
+    /// `SMTP_CHECK { }`.
+    #[serde(rename = "SMTP_CHECK")]
+    SmtpCheck(Box<SmtpCheck>),
+    /// `DNS_CHECK { }`.
+    #[serde(rename = "DNS_CHECK")]
+    DnsCheck(Box<DnsCheck>),
+    /// `MISC_CHECK { }`.
+    #[serde(rename = "MISC_CHECK")]
+    MiscCheck(Box<MiscCheck>),
+    /// `UDP_CHECK { }`.
+    #[serde(rename = "UDP_CHECK")]
+    UdpCheck(Box<UdpCheck>),
+    /// `PING_CHECK { }`.
+    #[serde(rename = "PING_CHECK")]
+    PingCheck(PingCheck),
+    /// `FILE_CHECK { }`.
+    #[serde(rename = "FILE_CHECK")]
+    FileCheck(FileCheck),
+}
+
+impl Checker {
+    /// The block's keyword.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Checker::TcpCheck(_) => "TCP_CHECK",
+            Checker::HttpGet(_) => "HTTP_GET",
+            Checker::SslGet(_) => "SSL_GET",
+            Checker::SmtpCheck(_) => "SMTP_CHECK",
+            Checker::DnsCheck(_) => "DNS_CHECK",
+            Checker::MiscCheck(_) => "MISC_CHECK",
+            Checker::UdpCheck(_) => "UDP_CHECK",
+            Checker::PingCheck(_) => "PING_CHECK",
+            Checker::FileCheck(_) => "FILE_CHECK",
+        }
+    }
+}
+
 /// The options every checker but FILE_CHECK has.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckOptions {
@@ -1398,98 +1448,100 @@ pub(super) fn validate_real_server(
 ) {
     let _ = vs;
     let track_files = &config.track_files;
-    for c in &rs.tcp_check {
-        check_connection(cx, &c.connection(), rs, "TCP_CHECK");
-    }
-    for c in &rs.ping_check {
-        check_connection(cx, &c.connection(), rs, "PING_CHECK");
-        if c.connect_port.is_some() || c.bind_port.is_some() {
-            cx.warn_at(
-                c.lines.get(if c.connect_port.is_some() {
-                    "connect_port"
-                } else {
-                    "bind_port"
-                }),
-                "PING_CHECK has no ports: the port is not used",
-                None,
-            );
+    for checker in &rs.checkers {
+        match checker {
+            Checker::TcpCheck(c) => check_connection(cx, &c.connection(), rs, "TCP_CHECK"),
+            Checker::PingCheck(c) => {
+                check_connection(cx, &c.connection(), rs, "PING_CHECK");
+                if c.connect_port.is_some() || c.bind_port.is_some() {
+                    cx.warn_at(
+                        c.lines.get(if c.connect_port.is_some() {
+                            "connect_port"
+                        } else {
+                            "bind_port"
+                        }),
+                        "PING_CHECK has no ports: the port is not used",
+                        None,
+                    );
+                }
+            }
+            Checker::UdpCheck(c) => {
+                check_connection(cx, &c.connection(), rs, "UDP_CHECK");
+                if c.min_reply_length > c.max_reply_length {
+                    cx.err_at(
+                        c.lines.get("min_reply_length"),
+                        format!(
+                            "min_reply_length {} is above max_reply_length {}: the check would always fail",
+                            c.min_reply_length, c.max_reply_length
+                        ),
+                        None,
+                    );
+                }
+            }
+            Checker::DnsCheck(c) => {
+                check_connection(cx, &c.connection(), rs, "DNS_CHECK");
+                if let Some(Err(msg)) = c.name.as_deref().map(check_dns_name) {
+                    cx.err_at(c.lines.get("name"), msg, None);
+                }
+            }
+            Checker::SmtpCheck(c) => {
+                check_connection(cx, &c.connection(), rs, "SMTP_CHECK");
+                for h in &c.host {
+                    check_connection(cx, h, rs, "SMTP_CHECK host");
+                }
+            }
+            Checker::HttpGet(c) => check_http(cx, c, rs, false),
+            Checker::SslGet(c) => check_http(cx, c, rs, true),
+            Checker::MiscCheck(c) => check_misc(cx, c),
+            Checker::FileCheck(c) => check_file(cx, c, track_files),
         }
     }
-    for c in &rs.udp_check {
-        check_connection(cx, &c.connection(), rs, "UDP_CHECK");
-        if c.min_reply_length > c.max_reply_length {
-            cx.err_at(
-                c.lines.get("min_reply_length"),
-                format!(
-                    "min_reply_length {} is above max_reply_length {}: the check would always fail",
-                    c.min_reply_length, c.max_reply_length
-                ),
-                None,
-            );
-        }
+}
+
+fn check_misc(cx: &mut Cx, c: &MiscCheck) {
+    match &c.misc_path {
+        None if c.lines.has_failed("misc_path") => {}
+        None => cx.err_at(
+            c.lines.pos(),
+            "MISC_CHECK without misc_path",
+            Some("add 'misc_path /path/to/script' (keepalived drops the checker)".into()),
+        ),
+        Some(s) if s.argv.is_empty() || s.command.trim().is_empty() => cx.err_at(
+            c.lines.get("misc_path"),
+            "the misc_path command is empty",
+            None,
+        ),
+        Some(_) => {}
     }
-    for c in &rs.dns_check {
-        check_connection(cx, &c.connection(), rs, "DNS_CHECK");
-        if let Some(Err(msg)) = c.name.as_deref().map(check_dns_name) {
-            cx.err_at(c.lines.get("name"), msg, None);
-        }
+}
+
+fn check_file(cx: &mut Cx, c: &FileCheck, track_files: &[crate::vrrp::TrackFile]) {
+    if c.track_file.is_empty() && !c.lines.has_failed("track_file") {
+        cx.err_at(
+            c.lines.pos(),
+            "FILE_CHECK without track_file",
+            Some("add 'track_file NAME' naming a top-level track_file block".into()),
+        );
     }
-    for c in &rs.smtp_check {
-        check_connection(cx, &c.connection(), rs, "SMTP_CHECK");
-        for h in &c.host {
-            check_connection(cx, h, rs, "SMTP_CHECK host");
-        }
-    }
-    for c in &rs.http_get {
-        check_http(cx, c, rs, false);
-    }
-    for c in &rs.ssl_get {
-        check_http(cx, c, rs, true);
-    }
-    for c in &rs.misc_check {
-        match &c.misc_path {
-            None if c.lines.has_failed("misc_path") => {}
-            None => cx.err_at(
-                c.lines.pos(),
-                "MISC_CHECK without misc_path",
-                Some("add 'misc_path /path/to/script' (keepalived drops the checker)".into()),
+    if !c.track_file.is_empty() && !track_files.iter().any(|t| t.name == c.track_file) {
+        cx.err_at(
+            c.lines.get("track_file"),
+            format!(
+                "FILE_CHECK names track_file '{}', which is not defined",
+                c.track_file
             ),
-            Some(s) if s.argv.is_empty() || s.command.trim().is_empty() => cx.err_at(
-                c.lines.get("misc_path"),
-                "the misc_path command is empty",
-                None,
-            ),
-            Some(_) => {}
-        }
+            Some("define it in a top-level 'track_file NAME { file PATH }' block".into()),
+        );
     }
-    for c in &rs.file_check {
-        if c.track_file.is_empty() && !c.lines.has_failed("track_file") {
-            cx.err_at(
-                c.lines.pos(),
-                "FILE_CHECK without track_file",
-                Some("add 'track_file NAME' naming a top-level track_file block".into()),
-            );
-        }
-        if !c.track_file.is_empty() && !track_files.iter().any(|t| t.name == c.track_file) {
-            cx.err_at(
-                c.lines.get("track_file"),
-                format!(
-                    "FILE_CHECK names track_file '{}', which is not defined",
-                    c.track_file
-                ),
-                Some("define it in a top-level 'track_file NAME { file PATH }' block".into()),
-            );
-        }
-        if let Some(w) = c
-            .weight
-            .filter(|w| w.unsigned_abs() > u64::from(i32::MAX.unsigned_abs()))
-        {
-            cx.err_at(
-                c.lines.get("weight"),
-                format!("FILE_CHECK weight {w} is outside ±{}", i32::MAX),
-                None,
-            );
-        }
+    if let Some(w) = c
+        .weight
+        .filter(|w| w.unsigned_abs() > u64::from(i32::MAX.unsigned_abs()))
+    {
+        cx.err_at(
+            c.lines.get("weight"),
+            format!("FILE_CHECK weight {w} is outside ±{}", i32::MAX),
+            None,
+        );
     }
 }
 

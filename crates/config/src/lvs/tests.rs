@@ -163,7 +163,7 @@ fn samples_are_read_into_the_model() {
     assert_eq!(vs.group.as_deref(), Some("VSG_1"));
     assert_eq!(vs.real_servers.len(), 2);
     assert_eq!(
-        vs.real_servers[0].http_get[0].url[0].path,
+        vs.real_servers[0].http_gets().next().expect("checker").url[0].path,
         "/testurl3/test.jsp"
     );
 
@@ -187,15 +187,27 @@ fn samples_are_read_into_the_model() {
 
     let l = load(&sample("SMTP_CHECK"));
     let rs = &l.config.virtual_servers[0].real_servers;
-    assert_eq!(rs[1].smtp_check[0].host.len(), 3);
-    assert_eq!(rs[2].smtp_check[0].host[2].connect_port, Some(587));
+    assert_eq!(rs[1].smtp_checks().next().expect("checker").host.len(), 3);
     assert_eq!(
-        rs[0].smtp_check[0].helo_name.as_deref(),
+        rs[2].smtp_checks().next().expect("checker").host[2].connect_port,
+        Some(587)
+    );
+    assert_eq!(
+        rs[0]
+            .smtp_checks()
+            .next()
+            .expect("checker")
+            .helo_name
+            .as_deref(),
         Some("foo.bar.com")
     );
 
     let l = load(&sample("status_code"));
-    let u = &l.config.virtual_servers[0].real_servers[0].ssl_get[0].url[0];
+    let u = &l.config.virtual_servers[0].real_servers[0]
+        .ssl_gets()
+        .next()
+        .expect("checker")
+        .url[0];
     assert_eq!(
         u.status_code
             .iter()
@@ -205,7 +217,10 @@ fn samples_are_read_into_the_model() {
     );
 
     let l = load(&sample("misc_check_arg"));
-    let m = &l.config.virtual_servers[0].real_servers[0].misc_check[0];
+    let m = &l.config.virtual_servers[0].real_servers[0]
+        .misc_checks()
+        .next()
+        .expect("checker");
     assert_eq!(
         m.misc_path.as_ref().map(|s| s.argv.clone()),
         Some(vec![
@@ -547,7 +562,7 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
         rs.notify_down.as_ref().and_then(|s| s.group.clone()),
         Some("nogroup".to_string())
     );
-    let ssl_get = &rs.ssl_get[0];
+    let ssl_get = &rs.ssl_gets().next().expect("checker");
     assert!(ssl_get.enable_sni && ssl_get.tls_compliant && ssl_get.fast_recovery);
     assert_eq!(ssl_get.retry, Some(4));
     assert_eq!(ssl_get.http_protocol, Some(HttpProtocol::Http11));
@@ -568,20 +583,23 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
             max: 65536
         })
     );
-    let tcp = &rs.tcp_check[0];
+    let tcp = &rs.tcp_checks().next().expect("checker");
     assert_eq!(tcp.connect_ip, Some("192.0.2.3".parse().expect("ip")));
     assert_eq!(tcp.fwmark, Some(5));
     assert_eq!(tcp.retry, Some(0));
     assert_eq!(tcp.alpha, Some(false));
     assert!(tcp.log_all_failures);
-    assert_eq!(rs.dns_check[0].query_type, DnsType::Aaaa);
-    let misc = &rs.misc_check[0];
+    assert_eq!(
+        rs.dns_checks().next().expect("checker").query_type,
+        DnsType::Aaaa
+    );
+    let misc = &rs.misc_checks().next().expect("checker");
     assert_eq!(misc.misc_timeout, Some(Timer::secs(5)));
     assert_eq!(
         (misc.user.as_deref(), misc.group.as_deref()),
         (Some("nobody"), Some("nogroup"))
     );
-    let udp = &rs.udp_check[0];
+    let udp = &rs.udp_checks().next().expect("checker");
     assert_eq!(
         udp.payload.as_ref().map(ToString::to_string).as_deref(),
         Some("ab120f034506")
@@ -593,8 +611,8 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
             .as_deref(),
         Some("0axx")
     );
-    assert_eq!(rs.file_check[0].weight, Some(-5));
-    assert!(rs.file_check[0].reverse);
+    assert_eq!(rs.file_checks().next().expect("checker").weight, Some(-5));
+    assert!(rs.file_checks().next().expect("checker").reverse);
 
     let fw = &c.virtual_servers[2];
     assert_eq!(fw.fwmark, Some(9));
@@ -622,8 +640,9 @@ quorum = 5
 [[virtual_servers.real_servers]]
 ip = "198.51.100.1"
 
-[[virtual_servers.real_servers.http_get]]
-[[virtual_servers.real_servers.http_get.url]]
+[[virtual_servers.real_servers.checkers]]
+[virtual_servers.real_servers.checkers.HTTP_GET]
+[[virtual_servers.real_servers.checkers.HTTP_GET.url]]
 path = ""
 "#;
     let l = crate::load_toml("t.toml", t);
@@ -633,7 +652,7 @@ path = ""
 
     let bad = "[[virtual_servers]]\nip = \"192.0.2.1\"\nport = 80\nlvs_sched = \"fast\"\n";
     assert!(!crate::load_toml("t.toml", bad).is_ok());
-    let bad = "[[virtual_servers]]\nip = \"192.0.2.1\"\n[[virtual_servers.real_servers]]\nip = \"192.0.2.2\"\n[[virtual_servers.real_servers.http_get]]\n[[virtual_servers.real_servers.http_get.url]]\npath = \"/\"\nstatus_code = [\"700\"]\n";
+    let bad = "[[virtual_servers]]\nip = \"192.0.2.1\"\n[[virtual_servers.real_servers]]\nip = \"192.0.2.2\"\n[[virtual_servers.real_servers.checkers]]\n[virtual_servers.real_servers.checkers.HTTP_GET]\n[[virtual_servers.real_servers.checkers.HTTP_GET.url]]\npath = \"/\"\nstatus_code = [\"700\"]\n";
     assert!(!crate::load_toml("t.toml", bad).is_ok());
     let bad = "[[virtual_servers]]\nip = \"192.0.2.1\"\nbogus = 1\n";
     assert!(!crate::load_toml("t.toml", bad).is_ok());
