@@ -43,7 +43,7 @@ pub use checker::{
 pub const KEYWORDS: &[Keyword] = rows::ROWS;
 
 /// Longest timer keepalived accepts for `connect_timeout` (UINT_MAX µs).
-pub const CONNECT_TIMEOUT_MAX: Timer = Timer(u32::MAX as u64);
+pub const CONNECT_TIMEOUT_MAX: Timer = Timer::from_micros(u32::MAX as u64);
 /// Longest timer accepted for the other LVS timers.
 pub const TIMER_MAX: Timer = Timer::secs(u32::MAX as u64);
 /// Longest persistence timeout (31 days), as keepalived.
@@ -1421,16 +1421,16 @@ fn read_vs_block(cx: &mut Cx, b: &[Node], vs: &mut VirtualServer) {
             },
             "retry" => vs.retry = cx.u32_kw(n, 1, u32::MAX).or(vs.retry),
             "delay_before_retry" => {
-                vs.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(vs.delay_before_retry)
+                vs.delay_before_retry = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(vs.delay_before_retry)
             }
-            "warmup" => vs.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(vs.warmup),
+            "warmup" => vs.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(vs.warmup),
             "connect_timeout" => {
-                if let Some(t) = timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX) {
+                if let Some(t) = timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX) {
                     vs.connect_timeout = t;
                 }
             }
             "delay_loop" => {
-                if let Some(t) = timer(cx, n, Timer(1), TIMER_MAX) {
+                if let Some(t) = timer(cx, n, Timer::from_micros(1), TIMER_MAX) {
                     vs.delay_loop = t;
                 }
             }
@@ -1678,14 +1678,17 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             "alpha" => rs.alpha = cx.bool_kw(n).or(rs.alpha),
             "retry" => rs.retry = cx.u32_kw(n, 1, u32::MAX).or(rs.retry),
             "delay_before_retry" => {
-                rs.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(rs.delay_before_retry)
+                rs.delay_before_retry =
+                    timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(rs.delay_before_retry)
             }
-            "warmup" => rs.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(rs.warmup),
+            "warmup" => rs.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(rs.warmup),
             "connect_timeout" => {
                 rs.connect_timeout =
-                    timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX).or(rs.connect_timeout)
+                    timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX).or(rs.connect_timeout)
             }
-            "delay_loop" => rs.delay_loop = timer(cx, n, Timer(1), TIMER_MAX).or(rs.delay_loop),
+            "delay_loop" => {
+                rs.delay_loop = timer(cx, n, Timer::from_micros(1), TIMER_MAX).or(rs.delay_loop)
+            }
             "smtp_alert" => rs.smtp_alert = cx.bool_kw(n).or(rs.smtp_alert),
             "virtualhost" => {
                 if once(cx, n, &rs.virtualhost) {

@@ -904,7 +904,8 @@ fn read_connection(cx: &mut Cx, n: &Node, c: &mut Connection) -> bool {
             }
         }
         "connect_timeout" => {
-            c.connect_timeout = timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX).or(c.connect_timeout)
+            c.connect_timeout =
+                timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX).or(c.connect_timeout)
         }
         "fwmark" => c.fwmark = cx.u32_kw(n, 0, u32::MAX).or(c.fwmark),
         _ => return false,
@@ -917,10 +918,13 @@ fn read_options(cx: &mut Cx, n: &Node, o: &mut CheckOptions) -> bool {
     match n.kw() {
         "retry" | "nb_get_retry" => o.retry = cx.u32_kw(n, 0, u32::MAX).or(o.retry),
         "delay_before_retry" => {
-            o.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(o.delay_before_retry)
+            o.delay_before_retry =
+                timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(o.delay_before_retry)
         }
-        "warmup" => o.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(o.warmup),
-        "delay_loop" => o.delay_loop = timer(cx, n, Timer(1), TIMER_MAX).or(o.delay_loop),
+        "warmup" => o.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(o.warmup),
+        "delay_loop" => {
+            o.delay_loop = timer(cx, n, Timer::from_micros(1), TIMER_MAX).or(o.delay_loop)
+        }
         "alpha" => o.alpha = cx.bool_kw(n).or(o.alpha),
         "log_all_failures" => {
             if let Some(b) = cx.bool_kw(n) {

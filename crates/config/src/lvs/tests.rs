@@ -537,9 +537,9 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
         vs.persistence_granularity,
         Some(Granularity::Mask("255.255.255.0".parse().expect("mask")))
     );
-    assert_eq!(vs.delay_loop, Timer(2_500_000));
+    assert_eq!(vs.delay_loop, Timer::from_micros(2_500_000));
     assert_eq!(vs.connect_timeout, Timer::millis(500));
-    assert_eq!(vs.warmup, Some(Timer(0)));
+    assert_eq!(vs.warmup, Some(Timer::from_micros(0)));
     assert_eq!(
         vs.quorum_up.as_ref().and_then(|s| s.user.clone()),
         Some("nobody".to_string())
