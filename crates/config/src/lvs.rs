@@ -752,65 +752,161 @@ impl Default for SorryServer {
 
 /// `real_server IP [PORT] { }`: one IPVS destination and its checkers. Unset values come
 /// from the virtual server; the checkers take theirs from here.
+///
+/// The options configurations rarely set are kept out of line in [`RealServerExtra`] (read
+/// them through the accessors), so that a configuration of tens of thousands of real servers
+/// stays small; the serde form is flat, every option a field as before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RealServerRepr", into = "RealServerRepr")]
 pub struct RealServer {
     /// Its address.
     pub ip: IpAddr,
     /// Its port (absent: the service's port with NAT).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// `weight N` (0 to 2147483647; absent: the service's `weight`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
     /// `lvs_method` (absent: the service's).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_method: Option<LvsMethod>,
     /// `notify_up SCRIPT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_up: Option<Box<Script>>,
     /// `notify_down SCRIPT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_down: Option<Box<Script>>,
-    /// `uthreshold N`: most connections (0: no limit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uthreshold: Option<u32>,
-    /// `lthreshold N`: connections below which a server over uthreshold is used again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lthreshold: Option<u32>,
-    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inhibit_on_failure: Option<bool>,
-    /// `alpha [<BOOL>]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<bool>,
-    /// `retry N`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry: Option<u32>,
-    /// `delay_before_retry T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay_before_retry: Option<Timer>,
-    /// `warmup T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warmup: Option<Timer>,
-    /// `connect_timeout T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_timeout: Option<Timer>,
-    /// `delay_loop T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay_loop: Option<Timer>,
-    /// `smtp_alert <BOOL>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp_alert: Option<bool>,
-    /// `virtualhost NAME`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub virtualhost: Option<String>,
+    /// The options rarely set (`None` when none is).
+    pub extra: Option<Box<RealServerExtra>>,
     /// The checker blocks (`TCP_CHECK { }`, `HTTP_GET { }`, ...), in the order written.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checkers: Vec<Checker>,
     /// Where the lines are.
-    #[serde(skip)]
     pub lines: Lines,
+}
+
+/// The options of a real server that configurations rarely set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RealServerExtra {
+    /// `uthreshold N`: most connections (0: no limit).
+    pub uthreshold: Option<u32>,
+    /// `lthreshold N`: connections below which a server over uthreshold is used again.
+    pub lthreshold: Option<u32>,
+    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
+    pub inhibit_on_failure: Option<bool>,
+    /// `alpha [<BOOL>]`.
+    pub alpha: Option<bool>,
+    /// `retry N`.
+    pub retry: Option<u32>,
+    /// `delay_before_retry T`.
+    pub delay_before_retry: Option<Timer>,
+    /// `warmup T`.
+    pub warmup: Option<Timer>,
+    /// `connect_timeout T`.
+    pub connect_timeout: Option<Timer>,
+    /// `delay_loop T`.
+    pub delay_loop: Option<Timer>,
+    /// `smtp_alert <BOOL>`.
+    pub smtp_alert: Option<bool>,
+    /// `virtualhost NAME`.
+    pub virtualhost: Option<String>,
+}
+
+/// The flat serde form of [`RealServer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RealServerRepr {
+    ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lvs_method: Option<LvsMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_up: Option<Box<Script>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_down: Option<Box<Script>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uthreshold: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lthreshold: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inhibit_on_failure: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpha: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_before_retry: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warmup: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect_timeout: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_loop: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smtp_alert: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    virtualhost: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checkers: Vec<Checker>,
+}
+
+impl Default for RealServerRepr {
+    fn default() -> Self {
+        RealServer::default().into()
+    }
+}
+
+impl From<RealServerRepr> for RealServer {
+    fn from(r: RealServerRepr) -> RealServer {
+        let mut rs = RealServer {
+            ip: r.ip,
+            port: r.port,
+            weight: r.weight,
+            lvs_method: r.lvs_method,
+            notify_up: r.notify_up,
+            notify_down: r.notify_down,
+            extra: Some(Box::new(RealServerExtra {
+                uthreshold: r.uthreshold,
+                lthreshold: r.lthreshold,
+                inhibit_on_failure: r.inhibit_on_failure,
+                alpha: r.alpha,
+                retry: r.retry,
+                delay_before_retry: r.delay_before_retry,
+                warmup: r.warmup,
+                connect_timeout: r.connect_timeout,
+                delay_loop: r.delay_loop,
+                smtp_alert: r.smtp_alert,
+                virtualhost: r.virtualhost,
+            })),
+            checkers: r.checkers,
+            lines: Lines::default(),
+        };
+        rs.shrink();
+        rs
+    }
+}
+
+impl From<RealServer> for RealServerRepr {
+    fn from(rs: RealServer) -> RealServerRepr {
+        let x = rs.extra.map(|b| *b).unwrap_or_default();
+        RealServerRepr {
+            ip: rs.ip,
+            port: rs.port,
+            weight: rs.weight,
+            lvs_method: rs.lvs_method,
+            notify_up: rs.notify_up,
+            notify_down: rs.notify_down,
+            uthreshold: x.uthreshold,
+            lthreshold: x.lthreshold,
+            inhibit_on_failure: x.inhibit_on_failure,
+            alpha: x.alpha,
+            retry: x.retry,
+            delay_before_retry: x.delay_before_retry,
+            warmup: x.warmup,
+            connect_timeout: x.connect_timeout,
+            delay_loop: x.delay_loop,
+            smtp_alert: x.smtp_alert,
+            virtualhost: x.virtualhost,
+            checkers: rs.checkers,
+        }
+    }
 }
 
 impl Default for RealServer {
@@ -822,20 +918,59 @@ impl Default for RealServer {
             lvs_method: None,
             notify_up: None,
             notify_down: None,
-            uthreshold: None,
-            lthreshold: None,
-            inhibit_on_failure: None,
-            alpha: None,
-            retry: None,
-            delay_before_retry: None,
-            warmup: None,
-            connect_timeout: None,
-            delay_loop: None,
-            smtp_alert: None,
-            virtualhost: None,
+            extra: None,
             checkers: Vec::new(),
             lines: Lines::default(),
         }
+    }
+}
+
+/// Accessors of the options kept in [`RealServerExtra`].
+macro_rules! rs_extra {
+    ($($(#[$m:meta])* $f:ident: $ty:ty;)*) => {
+        impl RealServer {
+            $(
+                $(#[$m])*
+                pub fn $f(&self) -> $ty {
+                    self.extra.as_deref().and_then(|x| x.$f)
+                }
+            )*
+        }
+    };
+}
+
+rs_extra! {
+    /// `uthreshold N`: most connections (0: no limit).
+    uthreshold: Option<u32>;
+    /// `lthreshold N`: connections below which a server over uthreshold is used again.
+    lthreshold: Option<u32>;
+    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
+    inhibit_on_failure: Option<bool>;
+    /// `alpha [<BOOL>]`.
+    alpha: Option<bool>;
+    /// `retry N`.
+    retry: Option<u32>;
+    /// `delay_before_retry T`.
+    delay_before_retry: Option<Timer>;
+    /// `warmup T`.
+    warmup: Option<Timer>;
+    /// `connect_timeout T`.
+    connect_timeout: Option<Timer>;
+    /// `delay_loop T`.
+    delay_loop: Option<Timer>;
+    /// `smtp_alert <BOOL>`.
+    smtp_alert: Option<bool>;
+}
+
+impl RealServer {
+    /// `virtualhost NAME`.
+    pub fn virtualhost(&self) -> Option<&str> {
+        self.extra.as_deref().and_then(|x| x.virtualhost.as_deref())
+    }
+
+    /// The rarely set options, for writing (allocated on first use).
+    fn extra_mut(&mut self) -> &mut RealServerExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
 }
 
@@ -853,6 +988,9 @@ impl RealServer {
     /// configuration may hold tens of thousands of real servers with one checker each.
     fn shrink(&mut self) {
         self.checkers.shrink_to_fit();
+        if self.extra.as_deref() == Some(&RealServerExtra::default()) {
+            self.extra = None;
+        }
     }
 
     /// The number of checkers.
@@ -1662,9 +1800,21 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
                 Some(m) => rs.lvs_method = Some(m),
                 None => mark = false,
             },
-            "uthreshold" => rs.uthreshold = cx.u32_kw(n, 0, u32::MAX).or(rs.uthreshold),
-            "lthreshold" => rs.lthreshold = cx.u32_kw(n, 0, u32::MAX).or(rs.lthreshold),
-            "inhibit_on_failure" => rs.inhibit_on_failure = cx.bool_kw(n).or(rs.inhibit_on_failure),
+            "uthreshold" => {
+                if let Some(v) = cx.u32_kw(n, 0, u32::MAX) {
+                    rs.extra_mut().uthreshold = Some(v);
+                }
+            }
+            "lthreshold" => {
+                if let Some(v) = cx.u32_kw(n, 0, u32::MAX) {
+                    rs.extra_mut().lthreshold = Some(v);
+                }
+            }
+            "inhibit_on_failure" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().inhibit_on_failure = Some(v);
+                }
+            }
             "notify_up" => {
                 if once(cx, n, &rs.notify_up) {
                     rs.notify_up = cx.script_kw(n).map(Box::new);
@@ -1675,24 +1825,47 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
                     rs.notify_down = cx.script_kw(n).map(Box::new);
                 }
             }
-            "alpha" => rs.alpha = cx.bool_kw(n).or(rs.alpha),
-            "retry" => rs.retry = cx.u32_kw(n, 1, u32::MAX).or(rs.retry),
-            "delay_before_retry" => {
-                rs.delay_before_retry =
-                    timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(rs.delay_before_retry)
+            "alpha" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().alpha = Some(v);
+                }
             }
-            "warmup" => rs.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(rs.warmup),
+            "retry" => {
+                if let Some(v) = cx.u32_kw(n, 1, u32::MAX) {
+                    rs.extra_mut().retry = Some(v);
+                }
+            }
+            "delay_before_retry" => {
+                if let Some(v) = timer(cx, n, Timer::from_micros(0), TIMER_MAX) {
+                    rs.extra_mut().delay_before_retry = Some(v);
+                }
+            }
+            "warmup" => {
+                if let Some(v) = timer(cx, n, Timer::from_micros(0), TIMER_MAX) {
+                    rs.extra_mut().warmup = Some(v);
+                }
+            }
             "connect_timeout" => {
-                rs.connect_timeout =
-                    timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX).or(rs.connect_timeout)
+                if let Some(v) = timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX) {
+                    rs.extra_mut().connect_timeout = Some(v);
+                }
             }
             "delay_loop" => {
-                rs.delay_loop = timer(cx, n, Timer::from_micros(1), TIMER_MAX).or(rs.delay_loop)
+                if let Some(v) = timer(cx, n, Timer::from_micros(1), TIMER_MAX) {
+                    rs.extra_mut().delay_loop = Some(v);
+                }
             }
-            "smtp_alert" => rs.smtp_alert = cx.bool_kw(n).or(rs.smtp_alert),
+            "smtp_alert" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().smtp_alert = Some(v);
+                }
+            }
             "virtualhost" => {
-                if once(cx, n, &rs.virtualhost) {
-                    rs.virtualhost = cx.string_kw(n);
+                let given = rs.virtualhost().map(|_| ());
+                if once(cx, n, &given) {
+                    if let Some(v) = cx.string_kw(n) {
+                        rs.extra_mut().virtualhost = Some(v);
+                    }
                 }
             }
             "TCP_CHECK" => {
@@ -2278,7 +2451,7 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
         check_port(cx, vs, shape, m, rs.port, rpos, &|| {
             format!("real_server {}", rs.label())
         });
-        if let (Some(u), Some(l)) = (rs.uthreshold, rs.lthreshold) {
+        if let (Some(u), Some(l)) = (rs.uthreshold(), rs.lthreshold()) {
             if u != 0 && l > u {
                 cx.err_at(
                     rs.lines.get("lthreshold"),
@@ -2292,7 +2465,7 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
             .as_ref()
             .is_some_and(|s| s.ip == rs.ip && s.port == rs.port);
         if same_as_sorry
-            && rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) != vs.sorry_server_inhibit
+            && rs.inhibit_on_failure().unwrap_or(vs.inhibit_on_failure) != vs.sorry_server_inhibit
         {
             cx.err_at(
                 vs.lines.get("sorry_server"),

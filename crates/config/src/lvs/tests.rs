@@ -557,7 +557,7 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
 
     let rs = &vs.real_servers[0];
     assert_eq!(rs.weight, Some(3));
-    assert_eq!(rs.inhibit_on_failure, Some(false));
+    assert_eq!(rs.inhibit_on_failure(), Some(false));
     assert_eq!(
         rs.notify_down.as_ref().and_then(|s| s.group.clone()),
         Some("nogroup".to_string())
@@ -584,10 +584,10 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
         })
     );
     let tcp = &rs.tcp_checks().next().expect("checker");
-    assert_eq!(tcp.connect_ip, Some("192.0.2.3".parse().expect("ip")));
-    assert_eq!(tcp.fwmark, Some(5));
+    assert_eq!(tcp.connect_ip(), Some("192.0.2.3".parse().expect("ip")));
+    assert_eq!(tcp.fwmark(), Some(5));
     assert_eq!(tcp.retry, Some(0));
-    assert_eq!(tcp.alpha, Some(false));
+    assert_eq!(tcp.alpha(), Some(false));
     assert!(tcp.log_all_failures);
     assert_eq!(
         rs.dns_checks().next().expect("checker").query_type,
