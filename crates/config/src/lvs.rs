@@ -74,9 +74,59 @@ const FAILED: u16 = 0x8000;
 /// The names of failed values that are not keywords.
 const FAILED_NAMES: &[&str] = &["entry"];
 
+/// The keywords whose lines validation asks for (`get`, `has`, `last_of`): only these are
+/// recorded by [`Lines::mark`], so that the lines of tens of thousands of real servers and
+/// checkers cost little. A check that asks for another keyword fails a debug assertion:
+/// add the keyword here.
+const RECORDED: &[&str] = &[
+    "bind_if",
+    "bind_port",
+    "bindto",
+    "certificate",
+    "connect_ip",
+    "connect_port",
+    "enable_sni",
+    "ha_suspend",
+    "hysteresis",
+    "ip_family",
+    "key",
+    "lb_kind",
+    "lthreshold",
+    "lvs_method",
+    "mh-fallback",
+    "mh-port",
+    "min_reply_length",
+    "misc_path",
+    "name",
+    "ops",
+    "password",
+    "path",
+    "persistence_engine",
+    "persistence_granularity",
+    "protocol",
+    "quorum",
+    "regex",
+    "regex_max_offset",
+    "regex_min_offset",
+    "regex_no_match",
+    "regex_options",
+    "regex_stack",
+    "sh-fallback",
+    "sh-port",
+    "sni_name",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "status_code",
+    "tls_compliant",
+    "track_file",
+    "weight",
+];
+
 type LineNames = (
     Vec<&'static str>,
     HashMap<&'static str, u16, crate::keywords::FxBuild>,
+    Vec<bool>,
 );
 
 /// Every keyword name of the keyword table, then [`FAILED_NAMES`], each with its index.
@@ -99,8 +149,14 @@ fn line_names() -> &'static LineNames {
                 }
             }
         }
-        (names, index)
+        let recorded = names.iter().map(|n| RECORDED.contains(n)).collect();
+        (names, index, recorded)
     })
+}
+
+/// True when keyword `kw` is one that [`Lines::mark`] records.
+fn recorded(kw: &str) -> bool {
+    line_key(kw).is_some_and(|k| line_names().2.get(usize::from(k)) == Some(&true))
 }
 
 /// The index of a keyword name (None for a name that is not in the table).
@@ -130,9 +186,12 @@ impl Lines {
     }
 
     /// Records the line of keyword `n`.
+    /// Only the keywords of [`RECORDED`] are kept: validation asks for no other.
     pub fn mark(&mut self, n: &Node) {
         if let Some(k) = line_key(n.kw()) {
-            self.push(k, n);
+            if line_names().2.get(usize::from(k)) == Some(&true) {
+                self.push(k, n);
+            }
         }
     }
 
@@ -153,11 +212,13 @@ impl Lines {
 
     /// Where keyword `kw` was last given, or the block's start.
     pub fn get(&self, kw: &str) -> Pos {
+        debug_assert!(recorded(kw), "'{kw}' is not recorded: add it to RECORDED");
         self.find(line_key(kw)).unwrap_or(self.head)
     }
 
     /// True when keyword `kw` was given.
     pub fn has(&self, kw: &str) -> bool {
+        debug_assert!(recorded(kw), "'{kw}' is not recorded: add it to RECORDED");
         self.find(line_key(kw)).is_some()
     }
 
@@ -177,6 +238,10 @@ impl Lines {
 
     /// The keyword among `kws` given last.
     fn last_of<'k>(&self, kws: &[&'k str]) -> Option<&'k str> {
+        debug_assert!(
+            kws.iter().all(|k| recorded(k)),
+            "{kws:?}: not all recorded: add them to RECORDED"
+        );
         let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
         self.rest.iter().rev().find_map(|(k, _)| {
             keys.iter()

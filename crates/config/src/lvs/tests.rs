@@ -1233,3 +1233,10 @@ fn file_check_needs_a_defined_track_file() {
     clean(&text("track_file tf_a {\n file /run/tf_a\n}\n"));
     one_error(&text(""), 5, "not defined");
 }
+
+#[test]
+fn recorded_lines_are_keywords() {
+    for kw in super::RECORDED {
+        assert!(super::recorded(kw), "'{kw}' is not in the keyword table");
+    }
+}
