@@ -1977,7 +1977,7 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             "FILE_CHECK" => {
                 mark = false;
                 rs.checkers
-                    .extend(checker::parse_file(cx, n).map(Checker::FileCheck));
+                    .extend(checker::parse_file(cx, n).map(|c| Checker::FileCheck(Box::new(c))));
             }
             _ => {
                 mark = false;

@@ -86,7 +86,7 @@ pub enum Checker {
     PingCheck(PingCheck),
     /// `FILE_CHECK { }`.
     #[serde(rename = "FILE_CHECK")]
-    FileCheck(FileCheck),
+    FileCheck(Box<FileCheck>),
 }
 
 impl Checker {
