@@ -57,15 +57,35 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 /// model: it compares equal to every other `Lines` and is not serialised.
 ///
 /// A configuration may hold tens of thousands of real servers and checkers, so this is
-/// compact: the block's header inline, then one exact-size boxed slice of (name, position)
-/// entries whose name is an index into [`line_names`] (no allocation when only the header
-/// is recorded, no spare capacity).
-#[derive(Debug, Clone, Default)]
+/// compact: the block's header and the first (name, position) entry inline, then the
+/// others in one exact-size boxed slice behind a thin pointer; a name is an index into
+/// [`line_names`] (no allocation when at most one keyword is recorded, no spare capacity).
+#[derive(Debug, Clone)]
 pub struct Lines {
     /// The line of the block's own keyword (line 0 when read from TOML).
     head: Pos,
-    /// The keywords given, and the values that failed to read ([`FAILED`] set), in order.
-    rest: Box<[(u16, Pos)]>,
+    /// The first keyword given ([`NO_ENTRY`] when none).
+    first: (u16, Pos),
+    /// The other keywords given, and the values that failed to read ([`FAILED`] set), in
+    /// order.
+    more: Option<Box<MoreLines>>,
+}
+
+/// The entries of [`Lines`] after the first.
+#[derive(Debug, Clone)]
+struct MoreLines(Box<[(u16, Pos)]>);
+
+/// The key of an empty [`Lines::first`].
+const NO_ENTRY: u16 = u16::MAX;
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines {
+            head: Pos::default(),
+            first: (NO_ENTRY, Pos::default()),
+            more: None,
+        }
+    }
 }
 
 /// Marks an entry of [`Lines`] as a value that failed to read rather than a keyword.
@@ -143,7 +163,7 @@ fn line_names() -> &'static LineNames {
                 continue;
             }
             if let Ok(i) = u16::try_from(names.len()) {
-                if i < FAILED {
+                if i < FAILED && i | FAILED != NO_ENTRY {
                     index.insert(name, i);
                     names.push(name);
                 }
@@ -179,10 +199,15 @@ impl Lines {
     }
 
     fn push(&mut self, key: u16, n: &Node) {
-        let mut v = std::mem::take(&mut self.rest).into_vec();
+        let entry = (key, Pos(n.loc));
+        if self.first.0 == NO_ENTRY {
+            self.first = entry;
+            return;
+        }
+        let mut v = self.more.take().map(|m| m.0.into_vec()).unwrap_or_default();
         v.reserve_exact(1);
-        v.push((key, Pos(n.loc)));
-        self.rest = v.into_boxed_slice();
+        v.push(entry);
+        self.more = Some(Box::new(MoreLines(v.into_boxed_slice())));
     }
 
     /// Records the line of keyword `n`.
@@ -195,6 +220,13 @@ impl Lines {
         }
     }
 
+    /// The entries recorded, in order.
+    fn entries(&self) -> impl DoubleEndedIterator<Item = &(u16, Pos)> {
+        let first = (self.first.0 != NO_ENTRY).then_some(&self.first);
+        let more = self.more.as_deref().map_or(&[][..], |m| &m.0[..]);
+        first.into_iter().chain(more.iter())
+    }
+
     /// Where the block starts (line 0 when read from TOML).
     pub fn pos(&self) -> Pos {
         self.head
@@ -203,8 +235,7 @@ impl Lines {
     /// Where the entry `key` was last recorded.
     fn find(&self, key: Option<u16>) -> Option<Pos> {
         let key = key?;
-        self.rest
-            .iter()
+        self.entries()
             .rev()
             .find(|(k, _)| *k == key)
             .map(|(_, p)| *p)
@@ -243,7 +274,7 @@ impl Lines {
             "{kws:?}: not all recorded: add them to RECORDED"
         );
         let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
-        self.rest.iter().rev().find_map(|(k, _)| {
+        self.entries().rev().find_map(|(k, _)| {
             keys.iter()
                 .position(|x| *x == Some(*k))
                 .and_then(|i| kws.get(i).copied())
