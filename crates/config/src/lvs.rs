@@ -64,11 +64,19 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 pub struct Lines {
     /// The line of the block's own keyword (line 0 when read from TOML).
     head: Pos,
-    /// The first keyword given ([`NO_ENTRY`] when none).
-    first: (u16, Pos),
+    /// The first keyword given, when in the file of the header ([`NO_ENTRY`] when none).
+    first: FirstLine,
     /// The other keywords given, and the values that failed to read ([`FAILED`] set), in
     /// order.
     more: Option<Box<MoreLines>>,
+}
+
+/// The first entry of [`Lines`]: a key and a line and column in the header's file.
+#[derive(Debug, Clone, Copy)]
+struct FirstLine {
+    key: u16,
+    line: u32,
+    col: u32,
 }
 
 /// The entries of [`Lines`] after the first.
@@ -82,7 +90,11 @@ impl Default for Lines {
     fn default() -> Lines {
         Lines {
             head: Pos::default(),
-            first: (NO_ENTRY, Pos::default()),
+            first: FirstLine {
+                key: NO_ENTRY,
+                line: 0,
+                col: 0,
+            },
             more: None,
         }
     }
@@ -200,8 +212,12 @@ impl Lines {
 
     fn push(&mut self, key: u16, n: &Node) {
         let entry = (key, Pos(n.loc));
-        if self.first.0 == NO_ENTRY {
-            self.first = entry;
+        if self.first.key == NO_ENTRY && self.more.is_none() && n.loc.file == self.head.0.file {
+            self.first = FirstLine {
+                key,
+                line: n.loc.line,
+                col: n.loc.col,
+            };
             return;
         }
         let mut v = self.more.take().map(|m| m.0.into_vec()).unwrap_or_default();
@@ -221,10 +237,18 @@ impl Lines {
     }
 
     /// The entries recorded, in order.
-    fn entries(&self) -> impl DoubleEndedIterator<Item = &(u16, Pos)> {
-        let first = (self.first.0 != NO_ENTRY).then_some(&self.first);
+    fn entries(&self) -> impl DoubleEndedIterator<Item = (u16, Pos)> + '_ {
+        let f = self.first;
+        let first = (f.key != NO_ENTRY).then(|| {
+            let loc = crate::diag::Loc {
+                line: f.line,
+                col: f.col,
+                ..self.head.0
+            };
+            (f.key, Pos(loc))
+        });
         let more = self.more.as_deref().map_or(&[][..], |m| &m.0[..]);
-        first.into_iter().chain(more.iter())
+        first.into_iter().chain(more.iter().copied())
     }
 
     /// Where the block starts (line 0 when read from TOML).
@@ -238,7 +262,7 @@ impl Lines {
         self.entries()
             .rev()
             .find(|(k, _)| *k == key)
-            .map(|(_, p)| *p)
+            .map(|(_, p)| p)
     }
 
     /// Where keyword `kw` was last given, or the block's start.
@@ -276,7 +300,7 @@ impl Lines {
         let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
         self.entries().rev().find_map(|(k, _)| {
             keys.iter()
-                .position(|x| *x == Some(*k))
+                .position(|x| *x == Some(k))
                 .and_then(|i| kws.get(i).copied())
         })
     }
