@@ -207,6 +207,12 @@ impl Eq for Lines {}
 impl Lines {
     /// Records the line of the block's own keyword (its header).
     pub fn head(&mut self, n: &Node) {
+        if self.first.key != NO_ENTRY && self.head.0.file != n.loc.file {
+            // The inline entry is in the old header's file: keep its file by moving it out.
+            let v: Vec<(u16, Pos)> = self.entries().collect();
+            self.first.key = NO_ENTRY;
+            self.more = Some(Box::new(MoreLines(v.into_boxed_slice())));
+        }
         self.head = Pos(n.loc);
     }
 
