@@ -1766,7 +1766,7 @@ fn parse_rtt(v: &str) -> Option<Timer> {
     let t = Timer::parse(num)?;
     if scale_ms {
         // A number of milliseconds: the timer parsed it as seconds.
-        Some(Timer(t.0 / 1000))
+        Some(Timer::from_micros(t.micros() / 1000))
     } else {
         Some(t)
     }

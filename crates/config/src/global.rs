@@ -39,13 +39,17 @@ pub const GARP_REPEAT: (u64, u64) = (1, u32::MAX as u64);
 /// `vrrp_garp_lower_prio_repeat`.
 pub const GARP_LOWER_PRIO_REPEAT: (u64, u64) = (0, i32::MAX as u64);
 /// `vrrp_garp_interval` / `vrrp_gna_interval`: 1 µs to UINT_MAX µs.
-pub const GARP_INTERVAL: (Timer, Timer) = (Timer(1), Timer(u32::MAX as u64));
+pub const GARP_INTERVAL: (Timer, Timer) =
+    (Timer::from_micros(1), Timer::from_micros(u32::MAX as u64));
 /// `vrrp_garp_extra_if`, seconds.
 pub const GARP_EXTRA_IF: (u64, u64) = (1, 86_400);
 /// `vrrp_down_timer_adverts`.
 pub const DOWN_TIMER_ADVERTS: (u64, u64) = (1, 100);
 /// `vrrp_startup_delay` / `vrrp_delay_after_boot`: 1 ms to UINT_MAX µs.
-pub const STARTUP_DELAY: (Timer, Timer) = (Timer(1_000), Timer(u32::MAX as u64));
+pub const STARTUP_DELAY: (Timer, Timer) = (
+    Timer::from_micros(1_000),
+    Timer::from_micros(u32::MAX as u64),
+);
 /// Process niceness (`vrrp_priority`, `checker_priority`).
 pub const NICE: (i64, i64) = (-20, 19);
 /// Real-time priority (`vrrp_rt_priority`, `checker_rt_priority`).
@@ -435,8 +439,8 @@ impl Default for GlobalDefs {
             vrrp_garp_master_refresh_repeat: 1,
             vrrp_garp_lower_prio_delay: None,
             vrrp_garp_lower_prio_repeat: None,
-            vrrp_garp_interval: Timer(0),
-            vrrp_gna_interval: Timer(0),
+            vrrp_garp_interval: Timer::from_micros(0),
+            vrrp_gna_interval: Timer::from_micros(0),
             vrrp_min_garp: false,
             vrrp_garp_extra_if: None,
             vrrp_down_timer_adverts: DEFAULT_DOWN_TIMER_ADVERTS,
@@ -3526,7 +3530,10 @@ mod tests {
         assert_eq!(l.config.global_defs.vrrp_garp_master_repeat, 5);
         let l = gd("vrrp_garp_interval 0.0005\nvrrp_gna_interval 2");
         assert!(l.is_ok());
-        assert_eq!(l.config.global_defs.vrrp_garp_interval, Timer(500));
+        assert_eq!(
+            l.config.global_defs.vrrp_garp_interval,
+            Timer::from_micros(500)
+        );
         assert!(warnings(&l)[0].message.contains("very large"));
         let l = gd("vrrp_garp_extra_if 30 all");
         assert_eq!(
@@ -3809,8 +3816,8 @@ global_defs {
         assert!(fields(&text) > fields(&default_text) + 90, "{text}");
         assert_eq!(g.vrrp_rx_bufs_policy, Some(RxBufsPolicy::Mtu));
         assert_eq!(g.include_check, Some(IncludeCheck::ALL.into()));
-        assert_eq!(g.vrrp_startup_delay, Some(Timer(2_500_000)));
-        assert_eq!(g.vrrp_gna_interval, Timer(2));
+        assert_eq!(g.vrrp_startup_delay, Some(Timer::from_micros(2_500_000)));
+        assert_eq!(g.vrrp_gna_interval, Timer::from_micros(2));
         roundtrip(&l.config);
         // The same file loaded from TOML is the same model.
         let t = crate::load_toml("t.toml", &text);

@@ -43,7 +43,7 @@ pub use checker::{
 pub const KEYWORDS: &[Keyword] = rows::ROWS;
 
 /// Longest timer keepalived accepts for `connect_timeout` (UINT_MAX µs).
-pub const CONNECT_TIMEOUT_MAX: Timer = Timer(u32::MAX as u64);
+pub const CONNECT_TIMEOUT_MAX: Timer = Timer::from_micros(u32::MAX as u64);
 /// Longest timer accepted for the other LVS timers.
 pub const TIMER_MAX: Timer = Timer::secs(u32::MAX as u64);
 /// Longest persistence timeout (31 days), as keepalived.
@@ -57,15 +57,47 @@ pub const WEIGHT_MAX: u32 = i32::MAX as u32;
 /// model: it compares equal to every other `Lines` and is not serialised.
 ///
 /// A configuration may hold tens of thousands of real servers and checkers, so this is
-/// compact: the block's header inline, then one exact-size boxed slice of (name, position)
-/// entries whose name is an index into [`line_names`] (no allocation when only the header
-/// is recorded, no spare capacity).
-#[derive(Debug, Clone, Default)]
+/// compact: the block's header and the first (name, position) entry inline, then the
+/// others in one exact-size boxed slice behind a thin pointer; a name is an index into
+/// [`line_names`] (no allocation when at most one keyword is recorded, no spare capacity).
+#[derive(Debug, Clone)]
 pub struct Lines {
     /// The line of the block's own keyword (line 0 when read from TOML).
     head: Pos,
-    /// The keywords given, and the values that failed to read ([`FAILED`] set), in order.
-    rest: Box<[(u16, Pos)]>,
+    /// The first keyword given, when in the file of the header ([`NO_ENTRY`] when none).
+    first: FirstLine,
+    /// The other keywords given, and the values that failed to read ([`FAILED`] set), in
+    /// order.
+    more: Option<Box<MoreLines>>,
+}
+
+/// The first entry of [`Lines`]: a key and a line and column in the header's file.
+#[derive(Debug, Clone, Copy)]
+struct FirstLine {
+    key: u16,
+    line: u32,
+    col: u32,
+}
+
+/// The entries of [`Lines`] after the first.
+#[derive(Debug, Clone)]
+struct MoreLines(Box<[(u16, Pos)]>);
+
+/// The key of an empty [`Lines::first`].
+const NO_ENTRY: u16 = u16::MAX;
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines {
+            head: Pos::default(),
+            first: FirstLine {
+                key: NO_ENTRY,
+                line: 0,
+                col: 0,
+            },
+            more: None,
+        }
+    }
 }
 
 /// Marks an entry of [`Lines`] as a value that failed to read rather than a keyword.
@@ -74,9 +106,59 @@ const FAILED: u16 = 0x8000;
 /// The names of failed values that are not keywords.
 const FAILED_NAMES: &[&str] = &["entry"];
 
+/// The keywords whose lines validation asks for (`get`, `has`, `last_of`): only these are
+/// recorded by [`Lines::mark`], so that the lines of tens of thousands of real servers and
+/// checkers cost little. A check that asks for another keyword fails a debug assertion:
+/// add the keyword here.
+const RECORDED: &[&str] = &[
+    "bind_if",
+    "bind_port",
+    "bindto",
+    "certificate",
+    "connect_ip",
+    "connect_port",
+    "enable_sni",
+    "ha_suspend",
+    "hysteresis",
+    "ip_family",
+    "key",
+    "lb_kind",
+    "lthreshold",
+    "lvs_method",
+    "mh-fallback",
+    "mh-port",
+    "min_reply_length",
+    "misc_path",
+    "name",
+    "ops",
+    "password",
+    "path",
+    "persistence_engine",
+    "persistence_granularity",
+    "protocol",
+    "quorum",
+    "regex",
+    "regex_max_offset",
+    "regex_min_offset",
+    "regex_no_match",
+    "regex_options",
+    "regex_stack",
+    "sh-fallback",
+    "sh-port",
+    "sni_name",
+    "sorry_server",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "status_code",
+    "tls_compliant",
+    "track_file",
+    "weight",
+];
+
 type LineNames = (
     Vec<&'static str>,
     HashMap<&'static str, u16, crate::keywords::FxBuild>,
+    Vec<bool>,
 );
 
 /// Every keyword name of the keyword table, then [`FAILED_NAMES`], each with its index.
@@ -93,14 +175,20 @@ fn line_names() -> &'static LineNames {
                 continue;
             }
             if let Ok(i) = u16::try_from(names.len()) {
-                if i < FAILED {
+                if i < FAILED && i | FAILED != NO_ENTRY {
                     index.insert(name, i);
                     names.push(name);
                 }
             }
         }
-        (names, index)
+        let recorded = names.iter().map(|n| RECORDED.contains(n)).collect();
+        (names, index, recorded)
     })
+}
+
+/// True when keyword `kw` is one that [`Lines::mark`] records.
+fn recorded(kw: &str) -> bool {
+    line_key(kw).is_some_and(|k| line_names().2.get(usize::from(k)) == Some(&true))
 }
 
 /// The index of a keyword name (None for a name that is not in the table).
@@ -119,21 +207,54 @@ impl Eq for Lines {}
 impl Lines {
     /// Records the line of the block's own keyword (its header).
     pub fn head(&mut self, n: &Node) {
+        if self.first.key != NO_ENTRY && self.head.0.file != n.loc.file {
+            // The inline entry is in the old header's file: keep its file by moving it out.
+            let v: Vec<(u16, Pos)> = self.entries().collect();
+            self.first.key = NO_ENTRY;
+            self.more = Some(Box::new(MoreLines(v.into_boxed_slice())));
+        }
         self.head = Pos(n.loc);
     }
 
     fn push(&mut self, key: u16, n: &Node) {
-        let mut v = std::mem::take(&mut self.rest).into_vec();
+        let entry = (key, Pos(n.loc));
+        if self.first.key == NO_ENTRY && self.more.is_none() && n.loc.file == self.head.0.file {
+            self.first = FirstLine {
+                key,
+                line: n.loc.line,
+                col: n.loc.col,
+            };
+            return;
+        }
+        let mut v = self.more.take().map(|m| m.0.into_vec()).unwrap_or_default();
         v.reserve_exact(1);
-        v.push((key, Pos(n.loc)));
-        self.rest = v.into_boxed_slice();
+        v.push(entry);
+        self.more = Some(Box::new(MoreLines(v.into_boxed_slice())));
     }
 
     /// Records the line of keyword `n`.
+    /// Only the keywords of [`RECORDED`] are kept: validation asks for no other.
     pub fn mark(&mut self, n: &Node) {
         if let Some(k) = line_key(n.kw()) {
-            self.push(k, n);
+            if line_names().2.get(usize::from(k)) == Some(&true) {
+                self.push(k, n);
+            }
         }
+    }
+
+    /// The entries recorded, in order.
+    fn entries(&self) -> impl DoubleEndedIterator<Item = (u16, Pos)> + '_ {
+        let f = self.first;
+        let first = (f.key != NO_ENTRY).then(|| {
+            let loc = crate::diag::Loc {
+                line: f.line,
+                col: f.col,
+                ..self.head.0
+            };
+            (f.key, Pos(loc))
+        });
+        let more = self.more.as_deref().map_or(&[][..], |m| &m.0[..]);
+        first.into_iter().chain(more.iter().copied())
     }
 
     /// Where the block starts (line 0 when read from TOML).
@@ -144,20 +265,21 @@ impl Lines {
     /// Where the entry `key` was last recorded.
     fn find(&self, key: Option<u16>) -> Option<Pos> {
         let key = key?;
-        self.rest
-            .iter()
+        self.entries()
             .rev()
             .find(|(k, _)| *k == key)
-            .map(|(_, p)| *p)
+            .map(|(_, p)| p)
     }
 
     /// Where keyword `kw` was last given, or the block's start.
     pub fn get(&self, kw: &str) -> Pos {
+        debug_assert!(recorded(kw), "'{kw}' is not recorded: add it to RECORDED");
         self.find(line_key(kw)).unwrap_or(self.head)
     }
 
     /// True when keyword `kw` was given.
     pub fn has(&self, kw: &str) -> bool {
+        debug_assert!(recorded(kw), "'{kw}' is not recorded: add it to RECORDED");
         self.find(line_key(kw)).is_some()
     }
 
@@ -177,10 +299,14 @@ impl Lines {
 
     /// The keyword among `kws` given last.
     fn last_of<'k>(&self, kws: &[&'k str]) -> Option<&'k str> {
+        debug_assert!(
+            kws.iter().all(|k| recorded(k)),
+            "{kws:?}: not all recorded: add them to RECORDED"
+        );
         let keys: Vec<Option<u16>> = kws.iter().map(|k| line_key(k)).collect();
-        self.rest.iter().rev().find_map(|(k, _)| {
+        self.entries().rev().find_map(|(k, _)| {
             keys.iter()
-                .position(|x| *x == Some(*k))
+                .position(|x| *x == Some(k))
                 .and_then(|i| kws.get(i).copied())
         })
     }
@@ -752,65 +878,161 @@ impl Default for SorryServer {
 
 /// `real_server IP [PORT] { }`: one IPVS destination and its checkers. Unset values come
 /// from the virtual server; the checkers take theirs from here.
+///
+/// The options configurations rarely set are kept out of line in [`RealServerExtra`] (read
+/// them through the accessors), so that a configuration of tens of thousands of real servers
+/// stays small; the serde form is flat, every option a field as before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RealServerRepr", into = "RealServerRepr")]
 pub struct RealServer {
     /// Its address.
     pub ip: IpAddr,
     /// Its port (absent: the service's port with NAT).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// `weight N` (0 to 2147483647; absent: the service's `weight`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
     /// `lvs_method` (absent: the service's).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lvs_method: Option<LvsMethod>,
     /// `notify_up SCRIPT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_up: Option<Box<Script>>,
     /// `notify_down SCRIPT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_down: Option<Box<Script>>,
-    /// `uthreshold N`: most connections (0: no limit).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uthreshold: Option<u32>,
-    /// `lthreshold N`: connections below which a server over uthreshold is used again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lthreshold: Option<u32>,
-    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inhibit_on_failure: Option<bool>,
-    /// `alpha [<BOOL>]`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alpha: Option<bool>,
-    /// `retry N`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry: Option<u32>,
-    /// `delay_before_retry T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay_before_retry: Option<Timer>,
-    /// `warmup T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warmup: Option<Timer>,
-    /// `connect_timeout T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_timeout: Option<Timer>,
-    /// `delay_loop T`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delay_loop: Option<Timer>,
-    /// `smtp_alert <BOOL>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp_alert: Option<bool>,
-    /// `virtualhost NAME`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub virtualhost: Option<String>,
+    /// The options rarely set (`None` when none is).
+    pub extra: Option<Box<RealServerExtra>>,
     /// The checker blocks (`TCP_CHECK { }`, `HTTP_GET { }`, ...), in the order written.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checkers: Vec<Checker>,
     /// Where the lines are.
-    #[serde(skip)]
     pub lines: Lines,
+}
+
+/// The options of a real server that configurations rarely set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RealServerExtra {
+    /// `uthreshold N`: most connections (0: no limit).
+    pub uthreshold: Option<u32>,
+    /// `lthreshold N`: connections below which a server over uthreshold is used again.
+    pub lthreshold: Option<u32>,
+    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
+    pub inhibit_on_failure: Option<bool>,
+    /// `alpha [<BOOL>]`.
+    pub alpha: Option<bool>,
+    /// `retry N`.
+    pub retry: Option<u32>,
+    /// `delay_before_retry T`.
+    pub delay_before_retry: Option<Timer>,
+    /// `warmup T`.
+    pub warmup: Option<Timer>,
+    /// `connect_timeout T`.
+    pub connect_timeout: Option<Timer>,
+    /// `delay_loop T`.
+    pub delay_loop: Option<Timer>,
+    /// `smtp_alert <BOOL>`.
+    pub smtp_alert: Option<bool>,
+    /// `virtualhost NAME`.
+    pub virtualhost: Option<String>,
+}
+
+/// The flat serde form of [`RealServer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RealServerRepr {
+    ip: IpAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lvs_method: Option<LvsMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_up: Option<Box<Script>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_down: Option<Box<Script>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uthreshold: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lthreshold: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inhibit_on_failure: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpha: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_before_retry: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warmup: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect_timeout: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_loop: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smtp_alert: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    virtualhost: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checkers: Vec<Checker>,
+}
+
+impl Default for RealServerRepr {
+    fn default() -> Self {
+        RealServer::default().into()
+    }
+}
+
+impl From<RealServerRepr> for RealServer {
+    fn from(r: RealServerRepr) -> RealServer {
+        let mut rs = RealServer {
+            ip: r.ip,
+            port: r.port,
+            weight: r.weight,
+            lvs_method: r.lvs_method,
+            notify_up: r.notify_up,
+            notify_down: r.notify_down,
+            extra: Some(Box::new(RealServerExtra {
+                uthreshold: r.uthreshold,
+                lthreshold: r.lthreshold,
+                inhibit_on_failure: r.inhibit_on_failure,
+                alpha: r.alpha,
+                retry: r.retry,
+                delay_before_retry: r.delay_before_retry,
+                warmup: r.warmup,
+                connect_timeout: r.connect_timeout,
+                delay_loop: r.delay_loop,
+                smtp_alert: r.smtp_alert,
+                virtualhost: r.virtualhost,
+            })),
+            checkers: r.checkers,
+            lines: Lines::default(),
+        };
+        rs.shrink();
+        rs
+    }
+}
+
+impl From<RealServer> for RealServerRepr {
+    fn from(rs: RealServer) -> RealServerRepr {
+        let x = rs.extra.map(|b| *b).unwrap_or_default();
+        RealServerRepr {
+            ip: rs.ip,
+            port: rs.port,
+            weight: rs.weight,
+            lvs_method: rs.lvs_method,
+            notify_up: rs.notify_up,
+            notify_down: rs.notify_down,
+            uthreshold: x.uthreshold,
+            lthreshold: x.lthreshold,
+            inhibit_on_failure: x.inhibit_on_failure,
+            alpha: x.alpha,
+            retry: x.retry,
+            delay_before_retry: x.delay_before_retry,
+            warmup: x.warmup,
+            connect_timeout: x.connect_timeout,
+            delay_loop: x.delay_loop,
+            smtp_alert: x.smtp_alert,
+            virtualhost: x.virtualhost,
+            checkers: rs.checkers,
+        }
+    }
 }
 
 impl Default for RealServer {
@@ -822,20 +1044,59 @@ impl Default for RealServer {
             lvs_method: None,
             notify_up: None,
             notify_down: None,
-            uthreshold: None,
-            lthreshold: None,
-            inhibit_on_failure: None,
-            alpha: None,
-            retry: None,
-            delay_before_retry: None,
-            warmup: None,
-            connect_timeout: None,
-            delay_loop: None,
-            smtp_alert: None,
-            virtualhost: None,
+            extra: None,
             checkers: Vec::new(),
             lines: Lines::default(),
         }
+    }
+}
+
+/// Accessors of the options kept in [`RealServerExtra`].
+macro_rules! rs_extra {
+    ($($(#[$m:meta])* $f:ident: $ty:ty;)*) => {
+        impl RealServer {
+            $(
+                $(#[$m])*
+                pub fn $f(&self) -> $ty {
+                    self.extra.as_deref().and_then(|x| x.$f)
+                }
+            )*
+        }
+    };
+}
+
+rs_extra! {
+    /// `uthreshold N`: most connections (0: no limit).
+    uthreshold: Option<u32>;
+    /// `lthreshold N`: connections below which a server over uthreshold is used again.
+    lthreshold: Option<u32>;
+    /// `inhibit_on_failure [<BOOL>]`: weight 0 instead of removal on failure.
+    inhibit_on_failure: Option<bool>;
+    /// `alpha [<BOOL>]`.
+    alpha: Option<bool>;
+    /// `retry N`.
+    retry: Option<u32>;
+    /// `delay_before_retry T`.
+    delay_before_retry: Option<Timer>;
+    /// `warmup T`.
+    warmup: Option<Timer>;
+    /// `connect_timeout T`.
+    connect_timeout: Option<Timer>;
+    /// `delay_loop T`.
+    delay_loop: Option<Timer>;
+    /// `smtp_alert <BOOL>`.
+    smtp_alert: Option<bool>;
+}
+
+impl RealServer {
+    /// `virtualhost NAME`.
+    pub fn virtualhost(&self) -> Option<&str> {
+        self.extra.as_deref().and_then(|x| x.virtualhost.as_deref())
+    }
+
+    /// The rarely set options, for writing (allocated on first use).
+    fn extra_mut(&mut self) -> &mut RealServerExtra {
+        self.extra.get_or_insert_with(Box::default)
     }
 }
 
@@ -853,6 +1114,9 @@ impl RealServer {
     /// configuration may hold tens of thousands of real servers with one checker each.
     fn shrink(&mut self) {
         self.checkers.shrink_to_fit();
+        if self.extra.as_deref() == Some(&RealServerExtra::default()) {
+            self.extra = None;
+        }
     }
 
     /// The number of checkers.
@@ -1421,16 +1685,16 @@ fn read_vs_block(cx: &mut Cx, b: &[Node], vs: &mut VirtualServer) {
             },
             "retry" => vs.retry = cx.u32_kw(n, 1, u32::MAX).or(vs.retry),
             "delay_before_retry" => {
-                vs.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(vs.delay_before_retry)
+                vs.delay_before_retry = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(vs.delay_before_retry)
             }
-            "warmup" => vs.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(vs.warmup),
+            "warmup" => vs.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(vs.warmup),
             "connect_timeout" => {
-                if let Some(t) = timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX) {
+                if let Some(t) = timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX) {
                     vs.connect_timeout = t;
                 }
             }
             "delay_loop" => {
-                if let Some(t) = timer(cx, n, Timer(1), TIMER_MAX) {
+                if let Some(t) = timer(cx, n, Timer::from_micros(1), TIMER_MAX) {
                     vs.delay_loop = t;
                 }
             }
@@ -1662,9 +1926,21 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
                 Some(m) => rs.lvs_method = Some(m),
                 None => mark = false,
             },
-            "uthreshold" => rs.uthreshold = cx.u32_kw(n, 0, u32::MAX).or(rs.uthreshold),
-            "lthreshold" => rs.lthreshold = cx.u32_kw(n, 0, u32::MAX).or(rs.lthreshold),
-            "inhibit_on_failure" => rs.inhibit_on_failure = cx.bool_kw(n).or(rs.inhibit_on_failure),
+            "uthreshold" => {
+                if let Some(v) = cx.u32_kw(n, 0, u32::MAX) {
+                    rs.extra_mut().uthreshold = Some(v);
+                }
+            }
+            "lthreshold" => {
+                if let Some(v) = cx.u32_kw(n, 0, u32::MAX) {
+                    rs.extra_mut().lthreshold = Some(v);
+                }
+            }
+            "inhibit_on_failure" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().inhibit_on_failure = Some(v);
+                }
+            }
             "notify_up" => {
                 if once(cx, n, &rs.notify_up) {
                     rs.notify_up = cx.script_kw(n).map(Box::new);
@@ -1675,21 +1951,47 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
                     rs.notify_down = cx.script_kw(n).map(Box::new);
                 }
             }
-            "alpha" => rs.alpha = cx.bool_kw(n).or(rs.alpha),
-            "retry" => rs.retry = cx.u32_kw(n, 1, u32::MAX).or(rs.retry),
+            "alpha" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().alpha = Some(v);
+                }
+            }
+            "retry" => {
+                if let Some(v) = cx.u32_kw(n, 1, u32::MAX) {
+                    rs.extra_mut().retry = Some(v);
+                }
+            }
             "delay_before_retry" => {
-                rs.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(rs.delay_before_retry)
+                if let Some(v) = timer(cx, n, Timer::from_micros(0), TIMER_MAX) {
+                    rs.extra_mut().delay_before_retry = Some(v);
+                }
             }
-            "warmup" => rs.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(rs.warmup),
+            "warmup" => {
+                if let Some(v) = timer(cx, n, Timer::from_micros(0), TIMER_MAX) {
+                    rs.extra_mut().warmup = Some(v);
+                }
+            }
             "connect_timeout" => {
-                rs.connect_timeout =
-                    timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX).or(rs.connect_timeout)
+                if let Some(v) = timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX) {
+                    rs.extra_mut().connect_timeout = Some(v);
+                }
             }
-            "delay_loop" => rs.delay_loop = timer(cx, n, Timer(1), TIMER_MAX).or(rs.delay_loop),
-            "smtp_alert" => rs.smtp_alert = cx.bool_kw(n).or(rs.smtp_alert),
+            "delay_loop" => {
+                if let Some(v) = timer(cx, n, Timer::from_micros(1), TIMER_MAX) {
+                    rs.extra_mut().delay_loop = Some(v);
+                }
+            }
+            "smtp_alert" => {
+                if let Some(v) = cx.bool_kw(n) {
+                    rs.extra_mut().smtp_alert = Some(v);
+                }
+            }
             "virtualhost" => {
-                if once(cx, n, &rs.virtualhost) {
-                    rs.virtualhost = cx.string_kw(n);
+                let given = rs.virtualhost().map(|_| ());
+                if once(cx, n, &given) {
+                    if let Some(v) = cx.string_kw(n) {
+                        rs.extra_mut().virtualhost = Some(v);
+                    }
                 }
             }
             "TCP_CHECK" => {
@@ -1736,7 +2038,7 @@ fn parse_real_server(cx: &mut Cx, n: &Node) -> Option<RealServer> {
             "FILE_CHECK" => {
                 mark = false;
                 rs.checkers
-                    .extend(checker::parse_file(cx, n).map(Checker::FileCheck));
+                    .extend(checker::parse_file(cx, n).map(|c| Checker::FileCheck(Box::new(c))));
             }
             _ => {
                 mark = false;
@@ -2275,7 +2577,7 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
         check_port(cx, vs, shape, m, rs.port, rpos, &|| {
             format!("real_server {}", rs.label())
         });
-        if let (Some(u), Some(l)) = (rs.uthreshold, rs.lthreshold) {
+        if let (Some(u), Some(l)) = (rs.uthreshold(), rs.lthreshold()) {
             if u != 0 && l > u {
                 cx.err_at(
                     rs.lines.get("lthreshold"),
@@ -2289,7 +2591,7 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
             .as_ref()
             .is_some_and(|s| s.ip == rs.ip && s.port == rs.port);
         if same_as_sorry
-            && rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure) != vs.sorry_server_inhibit
+            && rs.inhibit_on_failure().unwrap_or(vs.inhibit_on_failure) != vs.sorry_server_inhibit
         {
             cx.err_at(
                 vs.lines.get("sorry_server"),

@@ -1,34 +1,54 @@
 //! Small value types shared by the whole model.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::diag::Loc;
 
 /// A duration in microseconds, written in seconds (decimals allowed) in both formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Timer(pub u64);
+///
+/// Stored as µs + 1 in a `NonZeroU64`, so that `Option<Timer>` is as small as `Timer`
+/// (8 bytes). The largest duration is therefore `u64::MAX - 1` µs (about 584,000 years).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timer(NonZeroU64);
 
 impl Timer {
+    /// The largest duration a `Timer` holds, in microseconds.
+    pub const MAX_MICROS: u64 = u64::MAX - 1;
+
+    /// Microseconds; values above `MAX_MICROS` are clamped to it.
+    pub const fn from_micros(us: u64) -> Timer {
+        let v = if us > Timer::MAX_MICROS {
+            u64::MAX
+        } else {
+            us + 1
+        };
+        match NonZeroU64::new(v) {
+            Some(n) => Timer(n),
+            None => Timer(NonZeroU64::MAX),
+        }
+    }
+
     /// Whole seconds.
     pub const fn secs(s: u64) -> Timer {
-        Timer(s * 1_000_000)
+        Timer::from_micros(s * 1_000_000)
     }
 
     /// Milliseconds.
     pub const fn millis(ms: u64) -> Timer {
-        Timer(ms * 1_000)
+        Timer::from_micros(ms * 1_000)
     }
 
     /// Microseconds.
     pub const fn micros(self) -> u64 {
-        self.0
+        self.0.get() - 1
     }
 
     /// As a `std::time::Duration`.
     pub fn duration(self) -> std::time::Duration {
-        std::time::Duration::from_micros(self.0)
+        std::time::Duration::from_micros(self.micros())
     }
 
     /// Parses keepalived's timer syntax: decimal seconds, at most 6 decimals (µs resolution).
@@ -53,14 +73,27 @@ impl Timer {
         for _ in frac.len().min(6)..6 {
             micros *= 10;
         }
-        whole.checked_mul(1_000_000)?.checked_add(micros).map(Timer)
+        let us = whole.checked_mul(1_000_000)?.checked_add(micros)?;
+        (us <= Timer::MAX_MICROS).then(|| Timer::from_micros(us))
+    }
+}
+
+impl Default for Timer {
+    fn default() -> Timer {
+        Timer::from_micros(0)
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Timer").field(&self.micros()).finish()
     }
 }
 
 impl fmt::Display for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0 / 1_000_000;
-        let us = self.0 % 1_000_000;
+        let s = self.micros() / 1_000_000;
+        let us = self.micros() % 1_000_000;
         if us == 0 {
             write!(f, "{s}")
         } else {
@@ -74,7 +107,7 @@ impl Serialize for Timer {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Seconds as a float: exact for every µs value below 2^53 µs.
         #[allow(clippy::cast_precision_loss)]
-        s.serialize_f64(self.0 as f64 / 1e6)
+        s.serialize_f64(self.micros() as f64 / 1e6)
     }
 }
 
@@ -87,7 +120,7 @@ impl<'de> Deserialize<'de> for Timer {
             ));
         }
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Ok(Timer((v * 1e6).round() as u64))
+        Ok(Timer::from_micros((v * 1e6).round() as u64))
     }
 }
 
@@ -204,18 +237,25 @@ mod tests {
         assert_eq!(Timer::parse("1"), Some(Timer::secs(1)));
         assert_eq!(Timer::parse("0.01"), Some(Timer::millis(10)));
         assert_eq!(Timer::parse(".5"), Some(Timer::millis(500)));
-        assert_eq!(Timer::parse("1.0000019"), Some(Timer(1_000_001)));
+        assert_eq!(
+            Timer::parse("1.0000019"),
+            Some(Timer::from_micros(1_000_001))
+        );
         assert_eq!(Timer::parse("abc"), None);
         assert_eq!(Timer::parse("-1"), None);
         assert_eq!(Timer::parse(""), None);
         assert_eq!(Timer::parse("."), None);
         assert_eq!(Timer::parse("99999999999999999999"), None);
+        assert_eq!(Timer::parse("0"), Some(Timer::default()));
+        assert_eq!(Timer::default().micros(), 0);
+        assert_eq!(Timer::from_micros(u64::MAX).micros(), Timer::MAX_MICROS);
+        assert_eq!(std::mem::size_of::<Option<Timer>>(), 8);
     }
 
     #[test]
     fn timer_displays_as_seconds() {
         assert_eq!(Timer::millis(100).to_string(), "0.1");
         assert_eq!(Timer::secs(3).to_string(), "3");
-        assert_eq!(Timer(1_000_001).to_string(), "1.000001");
+        assert_eq!(Timer::from_micros(1_000_001).to_string(), "1.000001");
     }
 }

@@ -86,7 +86,7 @@ pub enum Checker {
     PingCheck(PingCheck),
     /// `FILE_CHECK { }`.
     #[serde(rename = "FILE_CHECK")]
-    FileCheck(FileCheck),
+    FileCheck(Box<FileCheck>),
 }
 
 impl Checker {
@@ -123,11 +123,43 @@ pub struct CheckOptions {
     pub log_all_failures: bool,
 }
 
-/// Defines a checker with the connection and common options, plus its own fields.
+/// The options of a checker that configurations rarely set, kept out of line so that the
+/// common checker (tens of thousands in a large configuration) stays small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckExtra {
+    /// `connect_ip IP`.
+    pub connect_ip: Option<IpAddr>,
+    /// `bindto IP`.
+    pub bindto: Option<IpAddr>,
+    /// `bind_port PORT`.
+    pub bind_port: Option<u16>,
+    /// `bind_if IFNAME`.
+    pub bind_if: Option<String>,
+    /// `fwmark N`.
+    pub fwmark: Option<u32>,
+    /// `delay_before_retry T`.
+    pub delay_before_retry: Option<Timer>,
+    /// `warmup T`.
+    pub warmup: Option<Timer>,
+    /// `delay_loop T`.
+    pub delay_loop: Option<Timer>,
+    /// `alpha [<BOOL>]`.
+    pub alpha: Option<bool>,
+}
+
+impl CheckExtra {
+    /// `None` when nothing is set, so that an empty extra costs no allocation.
+    fn boxed(self) -> Option<Box<CheckExtra>> {
+        (self != CheckExtra::default()).then(|| Box::new(self))
+    }
+}
+
+/// Defines a checker with the connection and common options, plus its own fields. `$repr`
+/// is the flat serde form (every option a field, as keepalived's keywords).
 macro_rules! checker {
     (
         $(#[$meta:meta])*
-        $name:ident {
+        $name:ident / $repr:ident = $reprs:literal {
             $(
                 $(#[$fmeta:meta])*
                 $field:ident : $ty:ty = $default:expr,
@@ -136,72 +168,123 @@ macro_rules! checker {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(deny_unknown_fields, default)]
+        #[serde(from = $reprs, into = $reprs)]
         pub struct $name {
-            /// `connect_ip IP`: the address to check (default: the real server's).
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub connect_ip: Option<IpAddr>,
             /// `connect_port PORT` (default: the real server's).
-            #[serde(skip_serializing_if = "Option::is_none")]
             pub connect_port: Option<u16>,
-            /// `bindto IP`: the source address.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub bindto: Option<IpAddr>,
-            /// `bind_port PORT`: the source port.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub bind_port: Option<u16>,
-            /// `bind_if IFNAME`: the interface (needed for a link-local address).
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub bind_if: Option<String>,
             /// `connect_timeout T` (default: the real server's).
-            #[serde(skip_serializing_if = "Option::is_none")]
             pub connect_timeout: Option<Timer>,
-            /// `fwmark N`: the mark of the checker's packets.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub fwmark: Option<u32>,
             /// `retry N`.
-            #[serde(skip_serializing_if = "Option::is_none")]
             pub retry: Option<u32>,
-            /// `delay_before_retry T`.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub delay_before_retry: Option<Timer>,
-            /// `warmup T`.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub warmup: Option<Timer>,
-            /// `delay_loop T`.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub delay_loop: Option<Timer>,
-            /// `alpha [<BOOL>]`.
-            #[serde(skip_serializing_if = "Option::is_none")]
-            pub alpha: Option<bool>,
             /// `log_all_failures [<BOOL>]`.
-            #[serde(skip_serializing_if = "std::ops::Not::not")]
             pub log_all_failures: bool,
+            /// The options rarely set (see the accessors).
+            pub extra: Option<Box<CheckExtra>>,
             $(
                 $(#[$fmeta])*
                 pub $field: $ty,
             )*
             /// Where the lines are.
-            #[serde(skip)]
             pub lines: Lines,
+        }
+
+        /// The flat serde form of the checker.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct $repr {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            connect_ip: Option<IpAddr>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            connect_port: Option<u16>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            bindto: Option<IpAddr>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            bind_port: Option<u16>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            bind_if: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            connect_timeout: Option<Timer>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            fwmark: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retry: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delay_before_retry: Option<Timer>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            warmup: Option<Timer>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delay_loop: Option<Timer>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            alpha: Option<bool>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            log_all_failures: bool,
+            $(
+                $(#[$fmeta])*
+                $field: $ty,
+            )*
+        }
+
+        impl Default for $repr {
+            fn default() -> Self {
+                $name::default().into()
+            }
+        }
+
+        impl From<$repr> for $name {
+            fn from(r: $repr) -> $name {
+                let extra = CheckExtra {
+                    connect_ip: r.connect_ip,
+                    bindto: r.bindto,
+                    bind_port: r.bind_port,
+                    bind_if: r.bind_if,
+                    fwmark: r.fwmark,
+                    delay_before_retry: r.delay_before_retry,
+                    warmup: r.warmup,
+                    delay_loop: r.delay_loop,
+                    alpha: r.alpha,
+                };
+                $name {
+                    connect_port: r.connect_port,
+                    connect_timeout: r.connect_timeout,
+                    retry: r.retry,
+                    log_all_failures: r.log_all_failures,
+                    extra: extra.boxed(),
+                    $($field: r.$field,)*
+                    lines: Lines::default(),
+                }
+            }
+        }
+
+        impl From<$name> for $repr {
+            fn from(c: $name) -> $repr {
+                let x = c.extra.map(|b| *b).unwrap_or_default();
+                $repr {
+                    connect_ip: x.connect_ip,
+                    connect_port: c.connect_port,
+                    bindto: x.bindto,
+                    bind_port: x.bind_port,
+                    bind_if: x.bind_if,
+                    connect_timeout: c.connect_timeout,
+                    fwmark: x.fwmark,
+                    retry: c.retry,
+                    delay_before_retry: x.delay_before_retry,
+                    warmup: x.warmup,
+                    delay_loop: x.delay_loop,
+                    alpha: x.alpha,
+                    log_all_failures: c.log_all_failures,
+                    $($field: c.$field,)*
+                }
+            }
         }
 
         impl Default for $name {
             fn default() -> Self {
                 $name {
-                    connect_ip: None,
                     connect_port: None,
-                    bindto: None,
-                    bind_port: None,
-                    bind_if: None,
                     connect_timeout: None,
-                    fwmark: None,
                     retry: None,
-                    delay_before_retry: None,
-                    warmup: None,
-                    delay_loop: None,
-                    alpha: None,
                     log_all_failures: false,
+                    extra: None,
                     $($field: $default,)*
                     lines: Lines::default(),
                 }
@@ -209,16 +292,65 @@ macro_rules! checker {
         }
 
         impl $name {
+            fn x(&self) -> Option<&CheckExtra> {
+                self.extra.as_deref()
+            }
+
+            /// `connect_ip IP`: the address to check (default: the real server's).
+            pub fn connect_ip(&self) -> Option<IpAddr> {
+                self.x().and_then(|x| x.connect_ip)
+            }
+
+            /// `bindto IP`: the source address.
+            pub fn bindto(&self) -> Option<IpAddr> {
+                self.x().and_then(|x| x.bindto)
+            }
+
+            /// `bind_port PORT`: the source port.
+            pub fn bind_port(&self) -> Option<u16> {
+                self.x().and_then(|x| x.bind_port)
+            }
+
+            /// `bind_if IFNAME`: the interface (needed for a link-local address).
+            pub fn bind_if(&self) -> Option<&str> {
+                self.x().and_then(|x| x.bind_if.as_deref())
+            }
+
+            /// `fwmark N`: the mark of the checker's packets.
+            pub fn fwmark(&self) -> Option<u32> {
+                self.x().and_then(|x| x.fwmark)
+            }
+
+            /// `delay_before_retry T`.
+            pub fn delay_before_retry(&self) -> Option<Timer> {
+                self.x().and_then(|x| x.delay_before_retry)
+            }
+
+            /// `warmup T`.
+            pub fn warmup(&self) -> Option<Timer> {
+                self.x().and_then(|x| x.warmup)
+            }
+
+            /// `delay_loop T`.
+            pub fn delay_loop(&self) -> Option<Timer> {
+                self.x().and_then(|x| x.delay_loop)
+            }
+
+            /// `alpha [<BOOL>]`.
+            pub fn alpha(&self) -> Option<bool> {
+                self.x().and_then(|x| x.alpha)
+            }
+
             /// The connection options.
             pub fn connection(&self) -> Connection {
                 Connection {
-                    connect_ip: self.connect_ip,
+                    connect_ip: self.connect_ip(),
                     connect_port: self.connect_port,
-                    bindto: self.bindto,
-                    bind_port: self.bind_port,
-                    bind_if: self.bind_if.clone(),
+                    bindto: self.bindto(),
+                    bind_port: self.bind_port(),
+                    bind_if: self.bind_if().map(str::to_owned),
                     connect_timeout: self.connect_timeout,
-                    fwmark: self.fwmark,
+                    fwmark: self.fwmark(),
                     lines: self.lines.clone(),
                 }
             }
@@ -227,10 +359,10 @@ macro_rules! checker {
             pub fn options(&self) -> CheckOptions {
                 CheckOptions {
                     retry: self.retry,
-                    delay_before_retry: self.delay_before_retry,
-                    warmup: self.warmup,
-                    delay_loop: self.delay_loop,
-                    alpha: self.alpha,
+                    delay_before_retry: self.delay_before_retry(),
+                    warmup: self.warmup(),
+                    delay_loop: self.delay_loop(),
+                    alpha: self.alpha(),
                     log_all_failures: self.log_all_failures,
                 }
             }
@@ -242,19 +374,22 @@ macro_rules! checker {
                 if !read_connection(cx, n, &mut c) && !read_options(cx, n, &mut o) {
                     return false;
                 }
-                self.connect_ip = c.connect_ip;
                 self.connect_port = c.connect_port;
-                self.bindto = c.bindto;
-                self.bind_port = c.bind_port;
-                self.bind_if = c.bind_if;
                 self.connect_timeout = c.connect_timeout;
-                self.fwmark = c.fwmark;
                 self.retry = o.retry;
-                self.delay_before_retry = o.delay_before_retry;
-                self.warmup = o.warmup;
-                self.delay_loop = o.delay_loop;
-                self.alpha = o.alpha;
                 self.log_all_failures = o.log_all_failures;
+                self.extra = CheckExtra {
+                    connect_ip: c.connect_ip,
+                    bindto: c.bindto,
+                    bind_port: c.bind_port,
+                    bind_if: c.bind_if,
+                    fwmark: c.fwmark,
+                    delay_before_retry: o.delay_before_retry,
+                    warmup: o.warmup,
+                    delay_loop: o.delay_loop,
+                    alpha: o.alpha,
+                }
+                .boxed();
                 self.lines.mark(n);
                 true
             }
@@ -264,17 +399,17 @@ macro_rules! checker {
 
 checker! {
     /// `TCP_CHECK { }`: a TCP connect.
-    TcpCheck {}
+    TcpCheck / TcpCheckRepr = "TcpCheckRepr" {}
 }
 
 checker! {
     /// `PING_CHECK { }`: an ICMP echo.
-    PingCheck {}
+    PingCheck / PingCheckRepr = "PingCheckRepr" {}
 }
 
 checker! {
     /// `HTTP_GET { }` and `SSL_GET { }`: GET each url and compare status, digest and regex.
-    HttpCheck {
+    HttpCheck / HttpCheckRepr = "HttpCheckRepr" {
         /// `virtualhost NAME`: the Host header (default: the real server's).
         #[serde(skip_serializing_if = "Option::is_none")]
         virtualhost: Option<String> = None,
@@ -301,7 +436,7 @@ checker! {
 
 checker! {
     /// `SMTP_CHECK { }`: an SMTP dialogue (banner, HELO, QUIT).
-    SmtpCheck {
+    SmtpCheck / SmtpCheckRepr = "SmtpCheckRepr" {
         /// `helo_name NAME` (default: keepalived's "smtpchecker.keepalived.org").
         #[serde(skip_serializing_if = "Option::is_none")]
         helo_name: Option<String> = None,
@@ -314,7 +449,7 @@ checker! {
 
 checker! {
     /// `DNS_CHECK { }`: a DNS query over UDP.
-    DnsCheck {
+    DnsCheck / DnsCheckRepr = "DnsCheckRepr" {
         /// `type A|NS|CNAME|SOA|MX|TXT|AAAA|RRSIG|DNSKEY` (default SOA).
         #[serde(rename = "type")]
         query_type: DnsType = DnsType::Soa,
@@ -326,7 +461,7 @@ checker! {
 
 checker! {
     /// `UDP_CHECK { }`: send a datagram, fail on an ICMP error or a wrong reply.
-    UdpCheck {
+    UdpCheck / UdpCheckRepr = "UdpCheckRepr" {
         /// `payload HEX` (default: random bytes).
         #[serde(skip_serializing_if = "Option::is_none")]
         payload: Option<HexBytes> = None,
@@ -904,7 +1039,8 @@ fn read_connection(cx: &mut Cx, n: &Node, c: &mut Connection) -> bool {
             }
         }
         "connect_timeout" => {
-            c.connect_timeout = timer(cx, n, Timer(1), CONNECT_TIMEOUT_MAX).or(c.connect_timeout)
+            c.connect_timeout =
+                timer(cx, n, Timer::from_micros(1), CONNECT_TIMEOUT_MAX).or(c.connect_timeout)
         }
         "fwmark" => c.fwmark = cx.u32_kw(n, 0, u32::MAX).or(c.fwmark),
         _ => return false,
@@ -917,10 +1053,13 @@ fn read_options(cx: &mut Cx, n: &Node, o: &mut CheckOptions) -> bool {
     match n.kw() {
         "retry" | "nb_get_retry" => o.retry = cx.u32_kw(n, 0, u32::MAX).or(o.retry),
         "delay_before_retry" => {
-            o.delay_before_retry = timer(cx, n, Timer(0), TIMER_MAX).or(o.delay_before_retry)
+            o.delay_before_retry =
+                timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(o.delay_before_retry)
         }
-        "warmup" => o.warmup = timer(cx, n, Timer(0), TIMER_MAX).or(o.warmup),
-        "delay_loop" => o.delay_loop = timer(cx, n, Timer(1), TIMER_MAX).or(o.delay_loop),
+        "warmup" => o.warmup = timer(cx, n, Timer::from_micros(0), TIMER_MAX).or(o.warmup),
+        "delay_loop" => {
+            o.delay_loop = timer(cx, n, Timer::from_micros(1), TIMER_MAX).or(o.delay_loop)
+        }
         "alpha" => o.alpha = cx.bool_kw(n).or(o.alpha),
         "log_all_failures" => {
             if let Some(b) = cx.bool_kw(n) {
@@ -1453,7 +1592,7 @@ pub(super) fn validate_real_server(
             Checker::TcpCheck(c) => check_connection(cx, &c.connection(), rs, "TCP_CHECK"),
             Checker::PingCheck(c) => {
                 check_connection(cx, &c.connection(), rs, "PING_CHECK");
-                if c.connect_port.is_some() || c.bind_port.is_some() {
+                if c.connect_port.is_some() || c.bind_port().is_some() {
                     cx.warn_at(
                         c.lines.get(if c.connect_port.is_some() {
                             "connect_port"

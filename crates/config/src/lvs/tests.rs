@@ -537,9 +537,9 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
         vs.persistence_granularity,
         Some(Granularity::Mask("255.255.255.0".parse().expect("mask")))
     );
-    assert_eq!(vs.delay_loop, Timer(2_500_000));
+    assert_eq!(vs.delay_loop, Timer::from_micros(2_500_000));
     assert_eq!(vs.connect_timeout, Timer::millis(500));
-    assert_eq!(vs.warmup, Some(Timer(0)));
+    assert_eq!(vs.warmup, Some(Timer::from_micros(0)));
     assert_eq!(
         vs.quorum_up.as_ref().and_then(|s| s.user.clone()),
         Some("nobody".to_string())
@@ -557,7 +557,7 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
 
     let rs = &vs.real_servers[0];
     assert_eq!(rs.weight, Some(3));
-    assert_eq!(rs.inhibit_on_failure, Some(false));
+    assert_eq!(rs.inhibit_on_failure(), Some(false));
     assert_eq!(
         rs.notify_down.as_ref().and_then(|s| s.group.clone()),
         Some("nogroup".to_string())
@@ -584,10 +584,10 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
         })
     );
     let tcp = &rs.tcp_checks().next().expect("checker");
-    assert_eq!(tcp.connect_ip, Some("192.0.2.3".parse().expect("ip")));
-    assert_eq!(tcp.fwmark, Some(5));
+    assert_eq!(tcp.connect_ip(), Some("192.0.2.3".parse().expect("ip")));
+    assert_eq!(tcp.fwmark(), Some(5));
     assert_eq!(tcp.retry, Some(0));
-    assert_eq!(tcp.alpha, Some(false));
+    assert_eq!(tcp.alpha(), Some(false));
     assert!(tcp.log_all_failures);
     assert_eq!(
         rs.dns_checks().next().expect("checker").query_type,
@@ -1232,4 +1232,11 @@ fn file_check_needs_a_defined_track_file() {
     };
     clean(&text("track_file tf_a {\n file /run/tf_a\n}\n"));
     one_error(&text(""), 5, "not defined");
+}
+
+#[test]
+fn recorded_lines_are_keywords() {
+    for kw in super::RECORDED {
+        assert!(super::recorded(kw), "'{kw}' is not in the keyword table");
+    }
 }

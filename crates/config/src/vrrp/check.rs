@@ -721,7 +721,7 @@ fn check_instance(cx: &mut Cx, v: &VrrpInstance, c: &Context<'_>) {
             );
         }
     }
-    if let Some(d) = v.preempt_delay.filter(|d| d.0 > 0) {
+    if let Some(d) = v.preempt_delay.filter(|d| d.micros() > 0) {
         let pd = at("preempt_delay");
         if state == InitialState::Master {
             err(
@@ -818,7 +818,7 @@ fn check_instance(cx: &mut Cx, v: &VrrpInstance, c: &Context<'_>) {
                 Some("remove 'garp_lower_prio_repeat'"),
             );
         }
-        if v.garp_lower_prio_delay.is_some_and(|x| x.0 > 0) {
+        if v.garp_lower_prio_delay.is_some_and(|x| x.micros() > 0) {
             err(
                 cx,
                 at("garp_lower_prio_delay"),

@@ -332,7 +332,7 @@ pub(super) fn instance(cx: &mut Cx, n: &Node) -> Option<VrrpInstance> {
             }
             "nopreempt" => flag_into(cx, e, &mut v.nopreempt),
             "preempt_delay" => {
-                if let Some(t) = cx.timer_kw(e, Timer(0), Timer::secs(1000)) {
+                if let Some(t) = cx.timer_kw(e, Timer::from_micros(0), Timer::secs(1000)) {
                     v.preempt_delay = Some(t);
                 }
             }
@@ -1068,7 +1068,7 @@ pub(super) fn track_process(cx: &mut Cx, n: &Node) -> Option<TrackProcess> {
                 }
             }
             "delay" | "terminate_delay" | "fork_delay" => {
-                if let Some(t) = cx.timer_kw(e, Timer(1), Timer::secs(3600)) {
+                if let Some(t) = cx.timer_kw(e, Timer::from_micros(1), Timer::secs(3600)) {
                     match e.kw() {
                         "delay" => p.delay = Some(t),
                         "terminate_delay" => p.terminate_delay = Some(t),
@@ -1092,7 +1092,11 @@ pub(super) fn garp_group(cx: &mut Cx, n: &Node) -> Option<GarpGroup> {
     };
     cx.dispatch(Block::GarpGroup, block, |cx, e| match e.kw() {
         "garp_interval" | "gna_interval" => {
-            if let Some(t) = cx.timer_kw(e, Timer(0), Timer(u64::from(u32::MAX))) {
+            if let Some(t) = cx.timer_kw(
+                e,
+                Timer::from_micros(0),
+                Timer::from_micros(u64::from(u32::MAX)),
+            ) {
                 if e.kw() == "garp_interval" {
                     g.garp_interval = Some(t);
                 } else {
