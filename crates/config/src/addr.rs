@@ -76,6 +76,14 @@ impl Family {
         }
     }
 
+    /// "inet (IPv4)" or "inet6 (IPv6)": the keyword with its meaning.
+    pub fn keyword_name(self) -> &'static str {
+        match self {
+            Family::Inet => "inet (IPv4)",
+            Family::Inet6 => "inet6 (IPv6)",
+        }
+    }
+
     /// "IPv4" or "IPv6".
     pub fn name(self) -> &'static str {
         match self {

@@ -316,33 +316,8 @@ impl Lines {
 // Small value types
 // ---------------------------------------------------------------------------------------
 
-/// An address family (`ip_family`, `fwmark N inet|inet6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// IPv4.
-    Inet,
-    /// IPv6.
-    Inet6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(ip: IpAddr) -> Family {
-        match ip {
-            IpAddr::V4(_) => Family::Inet,
-            IpAddr::V6(_) => Family::Inet6,
-        }
-    }
-
-    /// How keepalived spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::Inet => "inet (IPv4)",
-            Family::Inet6 => "inet6 (IPv6)",
-        }
-    }
-}
+/// An address family (`ip_family`, `fwmark N inet|inet6`): the one of the address syntaxes.
+pub use crate::addr::Family;
 
 /// The IPVS scheduler (`lvs_sched`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -622,7 +597,7 @@ impl VirtualServerGroup {
         let mut v4 = false;
         let mut v6 = false;
         for a in &self.addresses {
-            match Family::of(a.first) {
+            match Family::of(&a.first) {
                 Family::Inet => v4 = true,
                 Family::Inet6 => v6 = true,
             }
@@ -2335,7 +2310,7 @@ fn shape_of<'a>(
     // The service's family: its address, its group's, ip_family, or else its non-tunnelled
     // servers'.
     let own_family = match (vs.ip, group) {
-        (Some(ip), _) => Some(Family::of(ip)),
+        (Some(ip), _) => Some(Family::of(&ip)),
         (None, Some(g)) => group_family(g),
         (None, None) => None,
     };
@@ -2349,7 +2324,7 @@ fn shape_of<'a>(
                         Family::Inet => "inet",
                         Family::Inet6 => "inet6",
                     },
-                    fam.name()
+                    fam.keyword_name()
                 ),
                 None,
             );
@@ -2375,7 +2350,7 @@ fn shape_of<'a>(
         vs.real_servers
             .iter()
             .find(|r| vs.method_of(r).method != ForwardingMethod::Tun)
-            .map(|r| Family::of(r.ip))
+            .map(|r| Family::of(&r.ip))
     });
     let ports = match group {
         Some(g) => g.addresses.iter().filter_map(|a| a.port).collect(),
@@ -2471,8 +2446,8 @@ fn validate_service(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>) {
                 vs.lines.get("persistence_granularity"),
                 format!(
                     "'persistence_granularity {g}' is for {} but the service is {}",
-                    g.family().name(),
-                    fam.name()
+                    g.family().keyword_name(),
+                    fam.keyword_name()
                 ),
                 Some("IPv4 takes a netmask (255.255.255.0), IPv6 a prefix length (64)".into()),
             );
@@ -2550,16 +2525,16 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
                 seen.insert((rs.ip, rs.port), rpos);
             }
         }
-        let fam = Family::of(rs.ip);
+        let fam = Family::of(&rs.ip);
         if m.method != ForwardingMethod::Tun && shape.family.is_some_and(|f| f != fam) {
             cx.err_at(
                 rpos,
                 format!(
                     "real_server {} is {} but virtual_server {} is {}",
                     rs.label(),
-                    fam.name(),
+                    fam.keyword_name(),
                     vs.label(),
-                    shape.family.map(Family::name).unwrap_or_default()
+                    shape.family.map(Family::keyword_name).unwrap_or_default()
                 ),
                 Some("only tunnelled (TUN) real servers may differ in family".into()),
             );
@@ -2616,15 +2591,15 @@ fn validate_servers(cx: &mut Cx, vs: &VirtualServer, shape: &Shape<'_>, config: 
             if s.ip.is_unspecified() {
                 cx.err_at(spos, "the sorry_server needs an address", None);
             }
-            let fam = Family::of(s.ip);
+            let fam = Family::of(&s.ip);
             if m.method != ForwardingMethod::Tun && shape.family.is_some_and(|f| f != fam) {
                 cx.err_at(
                     spos,
                     format!(
                         "sorry_server {} is {} but the service is {}",
                         s.ip,
-                        fam.name(),
-                        shape.family.map(Family::name).unwrap_or_default()
+                        fam.keyword_name(),
+                        shape.family.map(Family::keyword_name).unwrap_or_default()
                     ),
                     Some("only a tunnelled (TUN) sorry server may differ in family".into()),
                 );

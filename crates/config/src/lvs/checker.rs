@@ -1793,7 +1793,7 @@ fn check_connection(cx: &mut Cx, c: &Connection, rs: &RealServer, kind: &str) {
     let dst = c.connect_ip.unwrap_or(rs.ip);
     if let Some(src) = c
         .bindto
-        .filter(|src| super::Family::of(*src) != super::Family::of(dst))
+        .filter(|src| super::Family::of(src) != super::Family::of(&dst))
     {
         cx.err_at(
             c.lines.get("bindto"),
