@@ -1402,6 +1402,20 @@ struct Words<'c, 'n> {
 }
 
 impl<'c, 'n> Words<'c, 'n> {
+    /// Reads the `inet` / `inet6` word at `at` into `slot`; both on one line is an error.
+    fn family(&mut self, at: usize, slot: &mut Option<Family>) {
+        let f = if self.peek() == Some("inet") {
+            Family::Inet
+        } else {
+            Family::Inet6
+        };
+        if slot.is_some_and(|x| x != f) {
+            self.err(at, "'inet' and 'inet6' cannot both be given", None);
+        }
+        *slot = Some(f);
+        self.i += 1;
+    }
+
     fn new(cx: &'c mut Cx, n: &'n Node) -> Self {
         Words {
             cx,
@@ -1991,18 +2005,7 @@ pub fn parse_route(cx: &mut Cx, n: &Node, used: AddressUse) -> Option<Route> {
     while let Some(word) = w.peek() {
         let at = w.i;
         match word {
-            "inet" | "inet6" => {
-                let f = if word == "inet" {
-                    Family::Inet
-                } else {
-                    Family::Inet6
-                };
-                if r.family.is_some_and(|x| x != f) {
-                    w.err(at, "'inet' and 'inet6' cannot both be given", None);
-                }
-                r.family = Some(f);
-                w.i += 1;
-            }
+            "inet" | "inet6" => w.family(at, &mut r.family),
             "src" => {
                 if let Some((vi, v)) = w.value() {
                     r.src = w.ip(vi, v, "a route src");
@@ -2453,18 +2456,7 @@ pub fn parse_rule(cx: &mut Cx, n: &Node, used: AddressUse) -> Option<Rule> {
     while let Some(word) = w.peek() {
         let at = w.i;
         match word {
-            "inet" | "inet6" => {
-                let f = if word == "inet" {
-                    Family::Inet
-                } else {
-                    Family::Inet6
-                };
-                if r.family.is_some_and(|x| x != f) {
-                    w.err(at, "'inet' and 'inet6' cannot both be given", None);
-                }
-                r.family = Some(f);
-                w.i += 1;
-            }
+            "inet" | "inet6" => w.family(at, &mut r.family),
             "from" | "to" => {
                 if let Some((vi, v)) = w.value() {
                     let p = parse_rule_prefix(&mut w, vi, v);

@@ -493,18 +493,7 @@ impl Granularity {
     }
 }
 
-impl TryFrom<String> for Granularity {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Granularity::parse(&s)
-    }
-}
-
-impl From<Granularity> for String {
-    fn from(g: Granularity) -> String {
-        g.to_string()
-    }
-}
+crate::types::string_form!(Granularity);
 
 // ---------------------------------------------------------------------------------------
 // SSL

@@ -154,6 +154,27 @@ pub fn is_pos(_: &Pos) -> bool {
     true
 }
 
+/// Gives a type that reads from and displays as one string (`fn parse(&str) -> Result<Self,
+/// String>` and `Display`) the conversions that `#[serde(try_from = "String", into =
+/// "String")]` needs.
+macro_rules! string_form {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                <$t>::parse(&s)
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
+}
+pub(crate) use string_form;
+
 /// Where each keyword of a block was given, for checks made after parsing. Keyword names are
 /// the keyword table's own strings, so recording one allocates nothing. Not part of the model:
 /// it compares equal to every other `KeywordPositions` and is not serialised.

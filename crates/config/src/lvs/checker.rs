@@ -853,18 +853,7 @@ impl fmt::Display for StatusCodes {
     }
 }
 
-impl TryFrom<String> for StatusCodes {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        StatusCodes::parse(&s)
-    }
-}
-
-impl From<StatusCodes> for String {
-    fn from(c: StatusCodes) -> String {
-        c.to_string()
-    }
-}
+crate::types::string_form!(StatusCodes);
 
 /// Bytes written in keepalived's free hex format (`Ab12f 3 456` = AB 12 0F 03 45 06);
 /// serialised as plain lowercase hex.

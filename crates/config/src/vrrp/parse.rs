@@ -553,38 +553,58 @@ fn use_vmac(cx: &mut Cx, e: &Node) -> Option<UseVmac> {
                 }
             }
             _ => {
-                let at = if w == "name" { i + 1 } else { i };
-                i = at;
-                match e.arg(at) {
-                    None => {
-                        cx.err_arg(e, at - 1, "'name' needs an interface name", None);
-                        ok = false;
-                    }
-                    Some(name) if u.name.is_some() => {
-                        cx.err_arg(
-                            e,
-                            at,
-                            format!("the VMAC name is already given; unexpected '{name}'"),
-                            None,
-                        );
-                        ok = false;
-                    }
-                    Some(name) if !valid_ifname(name) => {
-                        cx.err_arg(
-                            e,
-                            at,
-                            format!("'{name}' is not a valid interface name (at most 15 characters, no '/', ':' or spaces)"),
-                            None,
-                        );
-                        ok = false;
-                    }
-                    Some(name) => u.name = Some(name.to_string()),
-                }
+                ok &= link_name(
+                    cx,
+                    e,
+                    w == "name",
+                    &mut i,
+                    &mut u.name,
+                    "VMAC",
+                    "is not a valid interface name (at most 15 characters, no '/', ':' or spaces)",
+                );
             }
         }
         i += 1;
     }
     ok.then_some(u)
+}
+
+/// Reads the interface name of `use_vmac` / `use_ipvlan` (`[name] IFNAME`): the word at `*i`,
+/// or the one after it when that word is `name`; `*i` ends on the name. False on an error.
+fn link_name(
+    cx: &mut Cx,
+    e: &Node,
+    after_name: bool,
+    i: &mut usize,
+    slot: &mut Option<String>,
+    kind: &str,
+    invalid: &str,
+) -> bool {
+    let at = if after_name { *i + 1 } else { *i };
+    *i = at;
+    match e.arg(at) {
+        None => {
+            cx.err_arg(e, at - 1, "'name' needs an interface name", None);
+            false
+        }
+        Some(name) if slot.is_some() => {
+            cx.err_arg(
+                e,
+                at,
+                format!("the {kind} name is already given; unexpected '{name}'"),
+                None,
+            );
+            false
+        }
+        Some(name) if !valid_ifname(name) => {
+            cx.err_arg(e, at, format!("'{name}' {invalid}"), None);
+            false
+        }
+        Some(name) => {
+            *slot = Some(name.to_string());
+            true
+        }
+    }
 }
 
 fn use_ipvlan(cx: &mut Cx, e: &Node) -> Option<UseIpvlan> {
@@ -622,33 +642,15 @@ fn use_ipvlan(cx: &mut Cx, e: &Node) -> Option<UseIpvlan> {
                 u.address = w.parse().ok();
             }
             _ => {
-                let at = if w == "name" { i + 1 } else { i };
-                i = at;
-                match e.arg(at) {
-                    None => {
-                        cx.err_arg(e, at - 1, "'name' needs an interface name", None);
-                        ok = false;
-                    }
-                    Some(name) if u.name.is_some() => {
-                        cx.err_arg(
-                            e,
-                            at,
-                            format!("the ipvlan name is already given; unexpected '{name}'"),
-                            None,
-                        );
-                        ok = false;
-                    }
-                    Some(name) if !valid_ifname(name) => {
-                        cx.err_arg(
-                            e,
-                            at,
-                            format!("'{name}' is not a valid interface name or address"),
-                            None,
-                        );
-                        ok = false;
-                    }
-                    Some(name) => u.name = Some(name.to_string()),
-                }
+                ok &= link_name(
+                    cx,
+                    e,
+                    w == "name",
+                    &mut i,
+                    &mut u.name,
+                    "ipvlan",
+                    "is not a valid interface name or address",
+                );
             }
         }
         i += 1;
