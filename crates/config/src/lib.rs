@@ -20,6 +20,7 @@ pub mod global;
 pub mod keywords;
 pub mod lexer;
 pub mod lvs;
+pub mod project;
 pub mod scripts;
 pub mod source;
 pub mod tree;
@@ -303,6 +304,85 @@ impl Config {
             }
         }
         out
+    }
+
+    /// Calls `f` on every script of the configuration (the same set as [`Config::scripts`]).
+    pub fn for_each_script_mut(&mut self, mut f: impl FnMut(&mut Script)) {
+        let g = &mut self.global_defs;
+        for s in [
+            &mut g.startup_script,
+            &mut g.shutdown_script,
+            &mut g.notify_fifo_script,
+            &mut g.vrrp_notify_fifo_script,
+            &mut g.lvs_notify_fifo_script,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f(s);
+        }
+        for s in self
+            .vrrp_scripts
+            .iter_mut()
+            .filter_map(|s| s.script.as_mut())
+        {
+            f(s);
+        }
+        for g in &mut self.vrrp_sync_groups {
+            for s in [
+                &mut g.notify_master,
+                &mut g.notify_backup,
+                &mut g.notify_fault,
+                &mut g.notify_stop,
+                &mut g.notify,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(s);
+            }
+        }
+        for i in &mut self.vrrp_instances {
+            for s in [
+                &mut i.notify_master,
+                &mut i.notify_backup,
+                &mut i.notify_fault,
+                &mut i.notify_stop,
+                &mut i.notify,
+                &mut i.notify_master_rx_lower_pri,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(s);
+            }
+            if let Some(s) = i.notify_deleted.as_mut().and_then(|d| d.script.as_mut()) {
+                f(s);
+            }
+        }
+        for vs in &mut self.virtual_servers {
+            for s in [vs.quorum_up.as_deref_mut(), vs.quorum_down.as_deref_mut()]
+                .into_iter()
+                .flatten()
+            {
+                f(s);
+            }
+            for rs in &mut vs.real_servers {
+                for s in [rs.notify_up.as_deref_mut(), rs.notify_down.as_deref_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    f(s);
+                }
+                for c in &mut rs.checkers {
+                    if let lvs::Checker::MiscCheck(m) = c {
+                        if let Some(s) = m.misc_path.as_mut() {
+                            f(s);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The configuration as TOML.

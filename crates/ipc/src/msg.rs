@@ -1,0 +1,520 @@
+//! The message enums, one per direction, and the types they carry.
+
+use std::net::IpAddr;
+
+use keepalived_config::project::{CheckObject, IpvsObject, ObjectKey, VrrpObject};
+use serde::{Deserialize, Serialize};
+
+/// The first message in each direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`crate::PROTOCOL_VERSION`] of the sender.
+    pub version: u32,
+    /// The sender's package version (for the log).
+    pub build: String,
+    /// The sender's process id.
+    pub pid: u32,
+}
+
+impl Hello {
+    /// This build's hello.
+    pub fn current() -> Self {
+        Hello {
+            version: crate::PROTOCOL_VERSION,
+            build: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// A configuration generation: 1 for the first load, +1 per reload.
+pub type Generation = u64;
+
+/// A clean stop's instructions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shutdown {
+    /// Release what this daemon installed (VIPs and VMACs; IPVS entries). False with
+    /// `-V` (VRRP) or `-I` (IPVS).
+    pub release: bool,
+}
+
+/// The files a data/stats signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DumpKind {
+    /// SIGUSR1: the state of every object.
+    Data,
+    /// SIGUSR2: counters.
+    Stats,
+    /// STATS_CLEAR: counters, then reset them.
+    StatsClear,
+    /// JSON: the VRRP state as JSON.
+    Json,
+}
+
+/// A dump's text, returned to the parent, which writes the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DumpText {
+    /// What was asked.
+    pub kind: DumpKind,
+    /// The content.
+    pub text: String,
+}
+
+/// Which script of an object a child asks the parent to run. The parent looks the object
+/// up in its configuration; a request for anything else is refused and logged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScriptRef {
+    /// The `script` of `vrrp_script NAME`.
+    VrrpScript(String),
+    /// The `misc_path` of the MISC_CHECK number `checker` of a real server.
+    MiscCheck {
+        /// The real server.
+        real_server: RealServerId,
+        /// Index of the checker among the real server's checkers.
+        checker: u16,
+    },
+}
+
+/// A request to run a script, with an id for the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptRequest {
+    /// Chosen by the child; echoed in [`ScriptDone`].
+    pub id: u64,
+    /// Which script.
+    pub script: ScriptRef,
+}
+
+/// How a script ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScriptOutcome {
+    /// Exited with this status.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+    /// Ran past its timeout and was killed.
+    TimedOut,
+    /// Not run: not in the configuration, refused by script security, or already running.
+    Refused(String),
+    /// Could not be started.
+    Failed(String),
+}
+
+/// The answer to a [`ScriptRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptDone {
+    /// The request's id.
+    pub id: u64,
+    /// How it ended.
+    pub outcome: ScriptOutcome,
+}
+
+/// A real server, as every process names it: its virtual server's key and its own address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RealServerId {
+    /// [`keepalived_config::project::virtual_server_key`] of its virtual server.
+    pub virtual_server: String,
+    /// Its address.
+    pub ip: IpAddr,
+    /// Its port (0 when none is configured).
+    pub port: u16,
+}
+
+// ------------------------------------------------------------------------------------------
+// VRRP
+// ------------------------------------------------------------------------------------------
+
+/// A VRRP instance's state, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VrrpState {
+    /// Not started yet.
+    Init,
+    /// Backup.
+    Backup,
+    /// Master (holds the VIPs).
+    Master,
+    /// Fault (a tracked object failed).
+    Fault,
+    /// Stopped.
+    Stop,
+}
+
+/// Whether a report announces an action or confirms it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// About to act (e.g. "leaving MASTER, removing VIPs").
+    Intent,
+    /// Done.
+    Done,
+}
+
+/// What the VRRP process knows about one instance: sent on every change (the parent keeps
+/// the last one and hands it back in [`ParentToVrrp::Resume`] after a respawn).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceReport {
+    /// The instance name.
+    pub name: String,
+    /// Its state.
+    pub state: VrrpState,
+    /// Intent or result.
+    pub phase: Phase,
+    /// Effective priority (base adjusted by trackers).
+    pub priority: u8,
+    /// The advert interval learned from the master (VRRPv3), in centiseconds.
+    pub learned_interval_cs: Option<u16>,
+    /// When preempt_delay ends, in CLOCK_MONOTONIC microseconds (system-wide).
+    pub preempt_deadline_us: Option<u64>,
+    /// Tracker counters (script rise/fall progress and results), by tracker name.
+    pub trackers: Vec<(String, i32)>,
+    /// The current master's address, when known.
+    pub master: Option<IpAddr>,
+    /// Why the last transition happened.
+    pub reason: String,
+}
+
+/// A sync group's state, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupReport {
+    /// The group name.
+    pub name: String,
+    /// Its state.
+    pub state: VrrpState,
+}
+
+/// What the VRRP process reports (each with a sequence number; see [`VrrpToParent::Report`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VrrpEvent {
+    /// An instance changed state or priority, or is about to.
+    Instance(InstanceReport),
+    /// A sync group changed state.
+    Group(GroupReport),
+    /// A MASTER instance received an advert of lower priority
+    /// (`notify_master_rx_lower_pri`).
+    MasterRxLowerPri {
+        /// The instance.
+        instance: String,
+        /// The sender.
+        from: IpAddr,
+    },
+}
+
+/// Parent to VRRP process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParentToVrrp {
+    /// The parent's hello (after the child's).
+    Hello(Hello),
+    /// One object of the projection (new or changed).
+    Config(VrrpObject),
+    /// An object that disappeared on reload.
+    Remove(ObjectKey),
+    /// The end of a configuration (first load or reload).
+    ConfigDone(Generation),
+    /// The last reports before the respawn, to resume from (after `ConfigDone`).
+    Resume(Vec<InstanceReport>),
+    /// Start working (after `ConfigAck` and an optional `Resume`).
+    Start,
+    /// A heartbeat to answer with [`VrrpToParent::Pong`].
+    Ping(u64),
+    /// A script finished.
+    ScriptDone(ScriptDone),
+    /// The content of a `track_file` (read by the parent): the number in it, or `None`
+    /// when the file is missing or unreadable.
+    TrackFile {
+        /// The track_file name.
+        name: String,
+        /// Its value.
+        value: Option<i64>,
+    },
+    /// Send the full state (the parent saw a gap in the report sequence).
+    SendSnapshot,
+    /// Produce a dump.
+    Dump(DumpKind),
+    /// Change the log level (0 off .. 5 trace).
+    LogLevel(u8),
+    /// Stop cleanly.
+    Shutdown(Shutdown),
+}
+
+/// VRRP process to parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum VrrpToParent {
+    /// The child's hello, sent once its privileges are dropped.
+    Hello(Hello),
+    /// The configuration of this generation is applied.
+    ConfigAck(Generation),
+    /// The answer to a heartbeat.
+    Pong(u64),
+    /// A state report; `seq` counts reports from 1 and has no gaps.
+    Report {
+        /// Sequence number.
+        seq: u64,
+        /// What happened.
+        event: VrrpEvent,
+    },
+    /// Every instance and group, answering `SendSnapshot` (and after `Start`).
+    Snapshot {
+        /// The sequence number of the last report included.
+        seq: u64,
+        /// Instances.
+        instances: Vec<InstanceReport>,
+        /// Groups.
+        groups: Vec<GroupReport>,
+    },
+    /// Run a script.
+    RunScript(ScriptRequest),
+    /// A dump's content.
+    Dump(DumpText),
+}
+
+// ------------------------------------------------------------------------------------------
+// Checker
+// ------------------------------------------------------------------------------------------
+
+/// One real server's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// The real server.
+    pub real_server: RealServerId,
+    /// Every checker passes.
+    pub up: bool,
+    /// A weight set by MISC_CHECK's `misc_dynamic`, if any.
+    pub weight: Option<u32>,
+    /// Why (the failing checker and its reason, or "all checks passed").
+    pub reason: String,
+    /// Retry and rise counters, for resuming after a respawn.
+    pub counters: Vec<u32>,
+}
+
+/// An e-mail alert, fully formed by the parent (which holds the notification settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRequest {
+    /// Chosen by the parent; echoed in the result.
+    pub id: u64,
+    /// SMTP server host (an address or a name the checker resolves).
+    pub server: String,
+    /// SMTP server port.
+    pub port: u16,
+    /// HELO name.
+    pub helo: String,
+    /// Envelope and header sender.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Body text.
+    pub body: String,
+    /// RFC 5322 date for the header.
+    pub date: String,
+    /// Connect and reply timeout, in milliseconds.
+    pub timeout_ms: u32,
+}
+
+/// Parent to checker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParentToCheck {
+    /// The parent's hello.
+    Hello(Hello),
+    /// One object of the projection.
+    Config(CheckObject),
+    /// An object that disappeared on reload.
+    Remove(ObjectKey),
+    /// The end of a configuration.
+    ConfigDone(Generation),
+    /// The last known health of each real server, to resume from.
+    Resume(Vec<Health>),
+    /// Start checking.
+    Start,
+    /// A heartbeat.
+    Ping(u64),
+    /// A MISC_CHECK script finished.
+    ScriptDone(ScriptDone),
+    /// The content of a FILE_CHECK file (read by the parent).
+    File {
+        /// The real server.
+        real_server: RealServerId,
+        /// The checker index.
+        checker: u16,
+        /// The number in the file, or `None` when it is missing or unreadable.
+        value: Option<i64>,
+    },
+    /// Send an e-mail alert.
+    SendAlert(Box<AlertRequest>),
+    /// Send the full health table.
+    SendSnapshot,
+    /// Produce a dump.
+    Dump(DumpKind),
+    /// Change the log level.
+    LogLevel(u8),
+    /// Stop.
+    Shutdown(Shutdown),
+}
+
+/// Checker to parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CheckToParent {
+    /// The child's hello.
+    Hello(Hello),
+    /// The configuration is applied.
+    ConfigAck(Generation),
+    /// The answer to a heartbeat.
+    Pong(u64),
+    /// A health transition; `seq` counts from 1 without gaps.
+    Health {
+        /// Sequence number.
+        seq: u64,
+        /// The new health.
+        health: Health,
+    },
+    /// The whole table (answering `SendSnapshot`).
+    Snapshot {
+        /// The last sequence number included.
+        seq: u64,
+        /// Every configured real server.
+        health: Vec<Health>,
+    },
+    /// Run a MISC_CHECK script.
+    RunScript(ScriptRequest),
+    /// The result of an alert.
+    AlertSent {
+        /// The request's id.
+        id: u64,
+        /// `None` when the server accepted it, else why not.
+        error: Option<String>,
+    },
+    /// A dump's content.
+    Dump(DumpText),
+}
+
+// ------------------------------------------------------------------------------------------
+// IPVS writer
+// ------------------------------------------------------------------------------------------
+
+/// Parent to IPVS writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParentToIpvs {
+    /// The parent's hello.
+    Hello(Hello),
+    /// One object of the projection.
+    Config(IpvsObject),
+    /// An object that disappeared on reload.
+    Remove(ObjectKey),
+    /// The end of a configuration.
+    ConfigDone(Generation),
+    /// Start (the writer reads the kernel table itself; nothing to resume).
+    Start,
+    /// A heartbeat.
+    Ping(u64),
+    /// A health transition, forwarded from the checker with its sequence number.
+    Health {
+        /// The checker's sequence number.
+        seq: u64,
+        /// The new health.
+        health: Health,
+    },
+    /// The checker's whole table.
+    HealthSnapshot {
+        /// The last sequence number included.
+        seq: u64,
+        /// Every configured real server.
+        health: Vec<Health>,
+    },
+    /// The state of the VRRP instance an `lvs_sync_daemon` follows.
+    SyncDaemonState {
+        /// The instance.
+        instance: String,
+        /// Its state.
+        state: VrrpState,
+    },
+    /// Produce a dump.
+    Dump(DumpKind),
+    /// Change the log level.
+    LogLevel(u8),
+    /// Stop; `release` removes the entries this daemon created.
+    Shutdown(Shutdown),
+}
+
+/// IPVS writer to parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum IpvsToParent {
+    /// The child's hello.
+    Hello(Hello),
+    /// The configuration is applied.
+    ConfigAck(Generation),
+    /// The answer to a heartbeat.
+    Pong(u64),
+    /// A gap in the health sequence: send the checker's snapshot.
+    HealthGap {
+        /// The last sequence number applied.
+        have: u64,
+    },
+    /// A virtual server's quorum changed (the parent runs quorum_up / quorum_down).
+    Quorum {
+        /// The virtual server's key.
+        virtual_server: String,
+        /// Quorum reached.
+        up: bool,
+    },
+    /// A dump's content.
+    Dump(DumpText),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{FrameReader, encode};
+
+    #[test]
+    fn every_direction_round_trips() {
+        let rs = RealServerId {
+            virtual_server: "192.0.2.1:80/tcp".into(),
+            ip: "198.51.100.1".parse().unwrap(),
+            port: 80,
+        };
+        let msgs = vec![
+            ParentToVrrp::Hello(Hello::current()),
+            ParentToVrrp::Remove(ObjectKey::Instance("VI_1".into())),
+            ParentToVrrp::ConfigDone(1),
+            ParentToVrrp::Resume(vec![InstanceReport {
+                name: "VI_1".into(),
+                state: VrrpState::Master,
+                phase: Phase::Done,
+                priority: 100,
+                learned_interval_cs: Some(100),
+                preempt_deadline_us: None,
+                trackers: vec![("chk".into(), 2)],
+                master: None,
+                reason: "resumed".into(),
+            }]),
+            ParentToVrrp::Shutdown(Shutdown { release: true }),
+        ];
+        let mut r = FrameReader::new();
+        for m in &msgs {
+            r.push(&encode(m).unwrap()).unwrap();
+        }
+        for m in &msgs {
+            assert_eq!(r.next::<ParentToVrrp>().unwrap().as_ref(), Some(m));
+        }
+        let h = CheckToParent::Health {
+            seq: 3,
+            health: Health {
+                real_server: rs,
+                up: false,
+                weight: None,
+                reason: "connect timeout".into(),
+                counters: vec![1],
+            },
+        };
+        r.push(&encode(&h).unwrap()).unwrap();
+        assert_eq!(r.next::<CheckToParent>().unwrap(), Some(h));
+    }
+
+    #[test]
+    fn a_message_of_one_direction_does_not_pass_as_another() {
+        // A child that sends the parent's own message type gets a protocol error, not a
+        // silently misread value: the variants differ in shape.
+        let mut r = FrameReader::new();
+        r.push(&encode(&ParentToVrrp::Config(VrrpObject::Statics(Box::default()))).unwrap())
+            .unwrap();
+        assert!(r.next::<VrrpToParent>().is_err());
+    }
+}
