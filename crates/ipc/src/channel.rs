@@ -147,7 +147,7 @@ impl<In: DeserializeOwned, Out: Serialize> Channel<In, Out> {
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     self.reader.push(&buf[..n])?;
-                    while let Some(m) = self.reader.next::<In>()? {
+                    while let Some(m) = self.reader.take::<In>()? {
                         out.push(m);
                     }
                 }

@@ -64,7 +64,7 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 }
 
 /// Reassembles frames from a byte stream: feed it what `read` returned, then take messages
-/// with [`FrameReader::next`] until it returns `Ok(None)`.
+/// with [`FrameReader::take`] until it returns `Ok(None)`.
 ///
 /// Sans-IO: it never reads or blocks. Every length prefix is checked as soon as its four
 /// bytes are in, before the body is kept, so the buffer never holds more than the complete
@@ -137,7 +137,7 @@ impl FrameReader {
 
     /// Takes the next complete message, if one is buffered. A body that does not decode as
     /// `T` fails the reader.
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+    pub fn take<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
@@ -213,7 +213,7 @@ mod tests {
             let mut got = Vec::new();
             for piece in wire.chunks(chunk) {
                 r.push(piece).unwrap();
-                while let Some(m) = r.next::<Msg>().unwrap() {
+                while let Some(m) = r.take::<Msg>().unwrap() {
                     got.push(m);
                 }
             }
@@ -234,7 +234,7 @@ mod tests {
         assert!(r.buffered() <= PREFIX, "body bytes were kept");
         // The reader stays failed.
         assert!(r.push(&[1]).is_err());
-        assert!(r.next::<Msg>().is_err());
+        assert!(r.take::<Msg>().is_err());
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
         // Variant index 9 does not exist.
         r.push(&[1, 0, 0, 0, 9]).unwrap();
         assert!(matches!(
-            r.next::<Msg>(),
+            r.take::<Msg>(),
             Err(FrameError::Undecodable { len: 1, .. })
         ));
         // Trailing bytes inside a frame are refused too.
@@ -263,7 +263,7 @@ mod tests {
         frame.extend(body);
         let mut r = FrameReader::new();
         r.push(&frame).unwrap();
-        assert!(r.next::<Msg>().is_err());
+        assert!(r.take::<Msg>().is_err());
     }
 
     proptest! {
@@ -275,7 +275,7 @@ mod tests {
             for c in &chunks {
                 if r.push(c).is_err() { break; }
                 loop {
-                    match r.next::<Msg>() {
+                    match r.take::<Msg>() {
                         Ok(Some(_)) => continue,
                         _ => break,
                     }
@@ -290,7 +290,7 @@ mod tests {
             let mut r = FrameReader::new();
             for m in &msgs { r.push(&encode(m).unwrap()).unwrap(); }
             let mut got = Vec::new();
-            while let Some(m) = r.next::<Msg>().unwrap() { got.push(m); }
+            while let Some(m) = r.take::<Msg>().unwrap() { got.push(m); }
             prop_assert_eq!(got, msgs);
         }
     }

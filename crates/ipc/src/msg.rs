@@ -492,7 +492,7 @@ mod tests {
             r.push(&encode(m).unwrap()).unwrap();
         }
         for m in &msgs {
-            assert_eq!(r.next::<ParentToVrrp>().unwrap().as_ref(), Some(m));
+            assert_eq!(r.take::<ParentToVrrp>().unwrap().as_ref(), Some(m));
         }
         let h = CheckToParent::Health {
             seq: 3,
@@ -505,7 +505,7 @@ mod tests {
             },
         };
         r.push(&encode(&h).unwrap()).unwrap();
-        assert_eq!(r.next::<CheckToParent>().unwrap(), Some(h));
+        assert_eq!(r.take::<CheckToParent>().unwrap(), Some(h));
     }
 
     #[test]
@@ -515,6 +515,6 @@ mod tests {
         let mut r = FrameReader::new();
         r.push(&encode(&ParentToVrrp::Config(VrrpObject::Statics(Box::default()))).unwrap())
             .unwrap();
-        assert!(r.next::<VrrpToParent>().is_err());
+        assert!(r.take::<VrrpToParent>().is_err());
     }
 }
