@@ -274,12 +274,7 @@ mod tests {
             let mut r = FrameReader::new();
             for c in &chunks {
                 if r.push(c).is_err() { break; }
-                loop {
-                    match r.take::<Msg>() {
-                        Ok(Some(_)) => continue,
-                        _ => break,
-                    }
-                }
+                while let Ok(Some(_)) = r.take::<Msg>() {}
                 prop_assert!(r.buffered() <= PREFIX + MAX_FRAME + 64);
             }
         }
