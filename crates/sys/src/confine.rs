@@ -202,7 +202,7 @@ pub fn confine(c: &Confinement) -> Result<(), ConfineError> {
 }
 
 /// Number of threads of this process (`/proc/self/stat`, field 20).
-fn thread_count() -> Result<usize, Errno> {
+pub(crate) fn thread_count() -> Result<usize, Errno> {
     let stat = std::fs::read_to_string("/proc/self/stat")
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     // The command name (field 2) may contain spaces and ')': fields resume after the last ')'.
