@@ -1283,3 +1283,5 @@ fn render_message(alert: &Alert, date: &str) -> Vec<u8> {
     message.into_bytes()
 }
 
+#[cfg(test)]
+mod tests;
