@@ -49,6 +49,7 @@
 //! the child.
 
 pub mod channel;
+pub mod child;
 pub mod frame;
 pub mod msg;
 

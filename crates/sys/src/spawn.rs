@@ -26,7 +26,7 @@
 use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
@@ -744,4 +744,33 @@ mod tests {
         assert!(slow.contains("still running"), "{slow}");
         assert_eq!(in_child(Duration::from_secs(5), || Ok(())), Ok(()));
     }
+}
+
+/// The child's side of fd 3: takes ownership of the IPC socket the parent placed there.
+///
+/// Call once, at start, in a process spawned by [`spawn`]. Fails when fd 3 is not open or
+/// not a stream socket (the program was started by hand).
+pub fn take_ipc_socket() -> io::Result<UnixStream> {
+    // SAFETY: fcntl(F_GETFD) only queries the descriptor number; it touches no memory.
+    if unsafe { libc::fcntl(FD_IPC, libc::F_GETFD) } < 0 {
+        return Err(not_ipc());
+    }
+    // SAFETY: fd 3 is open (checked above) and this function, called once at start, is the
+    // only code that claims it.
+    let fd = unsafe { OwnedFd::from_raw_fd(FD_IPC) };
+    let stream = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType)
+        .is_ok_and(|t| t == nix::sys::socket::SockType::Stream);
+    if !stream {
+        // Not ours to close.
+        let _ = fd.into_raw_fd();
+        return Err(not_ipc());
+    }
+    Ok(UnixStream::from(fd))
+}
+
+fn not_ipc() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "fd 3 is not the IPC socket: this program is started by keepalived-rs",
+    )
 }

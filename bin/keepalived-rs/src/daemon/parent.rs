@@ -1,0 +1,1840 @@
+//! The parent's state and its event loop.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use keepalived_config::project::Role;
+use keepalived_config::{Config, LoadOptions, Loaded, Script};
+use keepalived_ipc::child::ChildArgs;
+use keepalived_ipc::msg::*;
+use keepalived_sys::notify::Notifier;
+use keepalived_sys::runtime::RuntimePaths;
+use keepalived_sys::script::ScriptCommand;
+use keepalived_sys::spawn::{ChildSpec, Executable};
+use keepalived_sys::syslog::Severity;
+use log::{error, info, warn};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use signal_hook::consts::signal::*;
+use signal_hook_mio::v1_0::Signals;
+
+use super::broker::{Broker, Finished, Job, JobKind, OrderKey, Outcome};
+use super::child::{Child, Inbound, Link, Projection, Running, Stage};
+use super::logging::{self, LogSettings};
+use super::supervise;
+
+/// Exit status when the configuration cannot be loaded or applied.
+const EXIT_CONFIG: u8 = 2;
+/// Exit status for a fatal error.
+const EXIT_FATAL: u8 = 1;
+/// Exit status for a missing permission (a child's user, a capability).
+const EXIT_PERMISSION: u8 = 4;
+
+/// How long a child may take from spawn to its first hello or config ack.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the parent waits for children's dumps.
+const DUMP_DEADLINE: Duration = Duration::from_secs(2);
+/// Scripts that may run at once.
+const MAX_SCRIPTS: usize = 32;
+
+const SIGNALS: Token = Token(0);
+
+fn ipc_token(role: Role) -> Token {
+    Token(1 + 2 * role_index(role))
+}
+
+fn log_token(role: Role) -> Token {
+    Token(2 + 2 * role_index(role))
+}
+
+fn role_index(role: Role) -> usize {
+    match role {
+        Role::Vrrp => 0,
+        Role::Check => 1,
+        Role::Ipvs => 2,
+    }
+}
+
+fn token_role(t: Token) -> Option<(Role, bool)> {
+    let n = t.0.checked_sub(1)?;
+    let role = [Role::Vrrp, Role::Check, Role::Ipvs].get(n / 2).copied()?;
+    Some((role, n % 2 == 0))
+}
+
+/// The user and group a child runs as (`--vrrp-user USER[:GROUP]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// A user name or number.
+    pub user: String,
+    /// A group name or number (default: the user's primary group).
+    pub group: Option<String>,
+}
+
+impl std::str::FromStr for UserSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (u, g) = match s.split_once(':') {
+            Some((u, g)) => (u, Some(g.to_string()).filter(|g| !g.is_empty())),
+            None => (s, None),
+        };
+        if u.is_empty() {
+            return Err("expected USER[:GROUP]".into());
+        }
+        Ok(UserSpec {
+            user: u.to_string(),
+            group: g,
+        })
+    }
+}
+
+/// Everything the daemon takes from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The configuration file.
+    pub config_file: PathBuf,
+    /// How to read it.
+    pub load: LoadOptions,
+    /// `-P`: only the VRRP process.
+    pub only_vrrp: bool,
+    /// `-C`: only the checker and IPVS writer.
+    pub only_check: bool,
+    /// `--all`: start every child even without configuration for it.
+    pub all: bool,
+    /// `-R`: exit when a child dies.
+    pub dont_respawn: bool,
+    /// Not `-V`: release VIPs and VMACs on stop.
+    pub release_vrrp: bool,
+    /// Not `-I`: remove IPVS entries on stop.
+    pub release_ipvs: bool,
+    /// `-n`: stay in the foreground.
+    pub foreground: bool,
+    /// Log destinations.
+    pub log: LogSettings,
+    /// `-p`, `-r`, `-c` and `--ipvs-pid`.
+    pub pidfiles: [Option<PathBuf>; 4],
+    /// Where runtime directories are made (default /run/keepalived-rs).
+    pub runtime_base: PathBuf,
+    /// `-s`: the network namespace to run in.
+    pub namespace: Option<String>,
+    /// Users of the VRRP process, the checker and the IPVS writer.
+    pub users: [UserSpec; 3],
+    /// Where the child executables are (default: beside this program in a build tree,
+    /// else /usr/libexec/keepalived-rs).
+    pub libexec: Option<PathBuf>,
+    /// Children test their confinement at start.
+    pub verify_confinement: bool,
+    /// `-u`: the umask.
+    pub umask: Option<u32>,
+}
+
+/// The directory of installed child executables.
+pub const LIBEXEC: &str = "/usr/libexec/keepalived-rs";
+
+/// Runs the daemon until it is stopped.
+pub fn run(opts: Options) -> ExitCode {
+    // First: NOTIFY_SOCKET and WATCHDOG_* leave the environment, so no child or script
+    // ever sees them.
+    let notifier = Notifier::from_env();
+    logging::init(&opts.log);
+    if let Some(mask) = opts.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    let loaded = match load(&opts) {
+        Ok(l) => l,
+        Err(code) => return ExitCode::from(code),
+    };
+    if !opts.foreground {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            error!("cannot detach: {e}");
+            return ExitCode::from(EXIT_FATAL);
+        }
+    }
+    match Parent::new(opts, loaded, notifier) {
+        Ok(mut p) => {
+            let code = p.run();
+            p.cleanup();
+            ExitCode::from(code)
+        }
+        Err(code) => ExitCode::from(code),
+    }
+}
+
+/// Loads and validates the configuration; logs every diagnostic.
+fn load(opts: &Options) -> Result<Loaded, u8> {
+    let mut loaded = keepalived_config::load(&opts.config_file, &opts.load);
+    crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
+    for d in &loaded.diagnostics {
+        if d.is_error() {
+            error!("{d}");
+        } else {
+            warn!("{d}");
+        }
+    }
+    if !loaded.is_ok() {
+        let n = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+        error!(
+            "configuration {} has {n} error(s); nothing applied",
+            opts.config_file.display()
+        );
+        return Err(EXIT_CONFIG);
+    }
+    Ok(loaded)
+}
+
+/// Which children a configuration needs.
+fn roles_needed(config: &Config, opts: &Options) -> BTreeSet<Role> {
+    let mut out = BTreeSet::new();
+    let vrrp = opts.all || !config.vrrp_instances.is_empty();
+    let ipvs = opts.all || !config.virtual_servers.is_empty();
+    let alerts = config.global_defs.smtp_server.is_some()
+        && !config.global_defs.notification_email.is_empty();
+    let check = opts.all
+        || alerts
+        || config
+            .virtual_servers
+            .iter()
+            .any(|vs| vs.real_servers.iter().any(|rs| !rs.checkers.is_empty()));
+    if vrrp && !opts.only_check {
+        out.insert(Role::Vrrp);
+    }
+    if !opts.only_vrrp {
+        if ipvs {
+            out.insert(Role::Ipvs);
+        }
+        if check {
+            out.insert(Role::Check);
+        }
+    } else if alerts {
+        // -P still needs someone to send the VRRP alerts.
+        out.insert(Role::Check);
+    }
+    out
+}
+
+/// The capabilities a child needs for this configuration.
+pub fn caps_for(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capability> {
+    use caps::Capability::*;
+    match role {
+        Role::Vrrp => vec![CAP_NET_ADMIN, CAP_NET_RAW],
+        Role::Ipvs => vec![CAP_NET_ADMIN],
+        Role::Check => {
+            let mut v = Vec::new();
+            let checkers = || {
+                config
+                    .virtual_servers
+                    .iter()
+                    .flat_map(|vs| vs.real_servers.iter())
+                    .flat_map(|rs| rs.checkers.iter())
+            };
+            let ping = checkers().any(|c| matches!(c, keepalived_config::lvs::Checker::PingCheck(_)));
+            if ping && !ping_sockets_allowed(check_gid) {
+                v.push(CAP_NET_RAW);
+            }
+            if checkers().any(|c| c.connection().fwmark.is_some()) {
+                v.push(CAP_NET_ADMIN);
+            }
+            if checkers().any(|c| c.connection().bind_port.is_some_and(|p| p < 1024)) {
+                v.push(CAP_NET_BIND_SERVICE);
+            }
+            v
+        }
+    }
+}
+
+/// Unprivileged ICMP sockets are open to `gid` (net.ipv4.ping_group_range).
+fn ping_sockets_allowed(gid: u32) -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .is_some_and(|(lo, hi)| lo <= u64::from(gid) && u64::from(gid) <= hi)
+}
+
+/// The shortest timer a child serves, for its heartbeat.
+fn shortest_timer(role: Role, config: &Config) -> Option<Duration> {
+    let vrrp = config
+        .vrrp_instances
+        .iter()
+        .map(|i| Duration::from_micros(i.advert_int.micros()))
+        .min();
+    let checks = config
+        .virtual_servers
+        .iter()
+        .map(|vs| Duration::from_micros(vs.delay_loop.micros()))
+        .min();
+    match role {
+        Role::Vrrp => vrrp,
+        Role::Check | Role::Ipvs => checks,
+    }
+}
+
+/// Resolves a user spec to (uid, gid).
+fn resolve_user(spec: &UserSpec) -> Result<(u32, u32), String> {
+    use nix::unistd::{Group, User};
+    let user = match spec.user.parse::<u32>() {
+        Ok(n) => User::from_uid(n.into()),
+        Err(_) => User::from_name(&spec.user),
+    }
+    .map_err(|e| format!("cannot look up user '{}': {e}", spec.user))?
+    .ok_or_else(|| format!("user '{}' does not exist", spec.user))?;
+    let gid = match &spec.group {
+        None => user.gid.as_raw(),
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => Group::from_name(g)
+                .map_err(|e| format!("cannot look up group '{g}': {e}"))?
+                .ok_or_else(|| format!("group '{g}' does not exist"))?
+                .gid
+                .as_raw(),
+        },
+    };
+    Ok((user.uid.as_raw(), gid))
+}
+
+/// Finds the directory of the child executables.
+fn libexec_dir(opts: &Options) -> PathBuf {
+    if let Some(d) = &opts.libexec {
+        return d.clone();
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        if dir.join("keepalived-rs-vrrp").is_file() {
+            return dir;
+        }
+    }
+    PathBuf::from(LIBEXEC)
+}
+
+/// What a script job answers to.
+#[derive(Debug, Clone)]
+enum JobOrigin {
+    /// A child's request: answer with ScriptDone.
+    Request(Role, u64),
+    /// A notify script: log failures only.
+    Notify(String),
+}
+
+/// Dumps being collected.
+#[derive(Debug)]
+struct PendingDump {
+    kind: DumpKind,
+    waiting: BTreeSet<Role>,
+    parts: Vec<(Role, String)>,
+    deadline: Instant,
+}
+
+/// The stop sequence: one role at a time, VRRP first.
+#[derive(Debug)]
+struct Stopping {
+    remaining: Vec<Role>,
+    current: Option<(Role, Instant)>,
+    wait: Duration,
+}
+
+struct Parent {
+    opts: Options,
+    config: Config,
+    files: Vec<String>,
+    generation: Generation,
+    loaded_at: SystemTime,
+    paths: RuntimePaths,
+    notifier: Notifier,
+    poll: Poll,
+    signals: Signals,
+    exes: HashMap<Role, Executable>,
+    children: Vec<Child>,
+    broker: Broker,
+    next_job: u64,
+    jobs: HashMap<u64, JobOrigin>,
+    pending_acks: BTreeSet<Role>,
+    reloading: bool,
+    reload_queued: bool,
+    ready: bool,
+    stop: Option<Stopping>,
+    exit_code: u8,
+    dump: Option<PendingDump>,
+    watchdog: Option<(Duration, Instant)>,
+    ping_seq: u64,
+    users: HashMap<Role, (u32, u32)>,
+    pidfiles_written: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for Parent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parent")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parent {
+    fn new(opts: Options, loaded: Loaded, notifier: Notifier) -> Result<Self, u8> {
+        let config = loaded.config;
+        // The network namespace: -s, else the configuration's net_namespace.
+        let ns = opts.namespace.clone().or(config.root.net_namespace.clone());
+        if let Some(name) = &ns {
+            if let Err(e) = enter_netns(name) {
+                error!("cannot enter network namespace '{name}': {e}");
+                return Err(EXIT_FATAL);
+            }
+        }
+        let ns_name = match ns {
+            Some(n) => Some(n),
+            None => keepalived_sys::runtime::current_netns().unwrap_or(None),
+        };
+        let paths = RuntimePaths::new(
+            &opts.runtime_base,
+            config.root.instance.as_deref(),
+            ns_name.as_deref(),
+        )
+        .map_err(|e| {
+            error!("{e}");
+            EXIT_CONFIG
+        })?;
+        if let Err(e) = keepalived_sys::files::ensure_runtime_dir(&paths.dir) {
+            error!("cannot use runtime directory {}: {e}", paths.dir.display());
+            return Err(EXIT_FATAL);
+        }
+        let parent_pid = opts.pidfiles[0].clone().unwrap_or(paths.pid_parent.clone());
+        if let Some(pid) = running_pid(&parent_pid) {
+            error!(
+                "a daemon is already running with pid {pid} (pidfile {}); use 'instance NAME' \
+                 or another network namespace to run a second one",
+                parent_pid.display()
+            );
+            return Err(EXIT_FATAL);
+        }
+        let mut pidfiles_written = Vec::new();
+        if let Err(e) = keepalived_sys::files::write_pidfile(&parent_pid, std::process::id()) {
+            error!("cannot write pidfile {}: {e}", parent_pid.display());
+            return Err(EXIT_FATAL);
+        }
+        pidfiles_written.push(parent_pid);
+
+        let poll = Poll::new().map_err(|e| {
+            error!("cannot create the event loop: {e}");
+            EXIT_FATAL
+        })?;
+        let mut signals = Signals::new([
+            SIGHUP,
+            SIGTERM,
+            SIGINT,
+            SIGUSR1,
+            SIGUSR2,
+            SIGCHLD,
+            SIGPIPE,
+            stats_clear_signal(),
+            json_signal(),
+        ])
+        .map_err(|e| {
+            error!("cannot install signal handlers: {e}");
+            EXIT_FATAL
+        })?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| {
+                error!("cannot watch signals: {e}");
+                EXIT_FATAL
+            })?;
+        let watchdog = notifier
+            .watchdog_interval()
+            .map(|d| (d, Instant::now()));
+        Ok(Parent {
+            opts,
+            config,
+            files: loaded.files,
+            generation: 1,
+            loaded_at: SystemTime::now(),
+            paths,
+            notifier,
+            poll,
+            signals,
+            exes: HashMap::new(),
+            children: Vec::new(),
+            broker: Broker::new(MAX_SCRIPTS),
+            next_job: 1,
+            jobs: HashMap::new(),
+            pending_acks: BTreeSet::new(),
+            reloading: false,
+            reload_queued: false,
+            ready: false,
+            stop: None,
+            exit_code: 0,
+            dump: None,
+            watchdog,
+            ping_seq: 0,
+            users: HashMap::new(),
+            pidfiles_written,
+        })
+    }
+
+    fn run(&mut self) -> u8 {
+        info!(
+            "keepalived-rs {} starting (configuration {})",
+            env!("CARGO_PKG_VERSION"),
+            self.opts.config_file.display()
+        );
+        if let Some(s) = self.config.global_defs.startup_script.clone() {
+            let timeout = self
+                .config
+                .global_defs
+                .startup_script_timeout
+                .map(|t| Duration::from_micros(t.micros()))
+                .unwrap_or(Duration::from_secs(10));
+            self.run_blocking_script("startup_script", &s, timeout);
+        }
+        let needed = roles_needed(&self.config, &self.opts);
+        if needed.is_empty() {
+            warn!("keepalived-rs has no configuration to run (no vrrp_instance, no virtual_server)");
+        }
+        if let Err(code) = self.prepare_children(&needed) {
+            return code;
+        }
+        for role in needed {
+            self.spawn(role);
+        }
+        self.check_ready();
+        let mut events = Events::with_capacity(64);
+        loop {
+            let now = Instant::now();
+            self.on_timers(now);
+            if self.finished() {
+                break;
+            }
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    error!("event loop failed: {e}");
+                    return EXIT_FATAL;
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => self.on_signals(),
+                    t => {
+                        if let Some((role, ipc)) = token_role(t) {
+                            if ipc {
+                                self.on_ipc(role, ev.is_writable());
+                            } else {
+                                self.on_log(role);
+                            }
+                        }
+                    }
+                }
+            }
+            self.flush_all();
+        }
+        self.exit_code
+    }
+
+    /// Resolves users, capabilities and executables for the roles; a failure is permanent.
+    fn prepare_children(&mut self, roles: &BTreeSet<Role>) -> Result<(), u8> {
+        let dir = libexec_dir(&self.opts);
+        for &role in roles {
+            if self.children.iter().any(|c| c.role == role) {
+                continue;
+            }
+            let spec = &self.opts.users[role_index(role)];
+            let (uid, gid) = match self.users.get(&role) {
+                Some(ids) => *ids,
+                None => resolve_user(spec).map_err(|e| {
+                    error!(
+                        "the {} process cannot run: {e}; create the user (the package does) \
+                         or choose one with --{}-user USER[:GROUP]",
+                        role.name(),
+                        role.name()
+                    );
+                    EXIT_PERMISSION
+                })?,
+            };
+            if uid == 0 || gid == 0 {
+                error!(
+                    "the {} process must not run as root (user '{}'): choose an unprivileged \
+                     user with --{}-user",
+                    role.name(),
+                    spec.user,
+                    role.name()
+                );
+                return Err(EXIT_PERMISSION);
+            }
+            self.users.insert(role, (uid, gid));
+            if !self.exes.contains_key(&role) {
+                let path = dir.join(format!("keepalived-rs-{}", role.name()));
+                let exe = Executable::open(&path).map_err(|e| {
+                    error!("cannot open {}: {e}", path.display());
+                    EXIT_FATAL
+                })?;
+                self.exes.insert(role, exe);
+            }
+            let caps = caps_for(role, &self.config, gid);
+            let mut child = Child::new(role, uid, gid, caps);
+            child.heartbeat = supervise::heartbeat(shortest_timer(role, &self.config));
+            self.children.push(child);
+        }
+        Ok(())
+    }
+
+    fn child_mut(&mut self, role: Role) -> Option<&mut Child> {
+        self.children.iter_mut().find(|c| c.role == role)
+    }
+
+    fn pidfile(&self, role: Role) -> PathBuf {
+        let (i, default) = match role {
+            Role::Vrrp => (1, &self.paths.pid_vrrp),
+            Role::Check => (2, &self.paths.pid_check),
+            Role::Ipvs => (3, &self.paths.pid_ipvs),
+        };
+        self.opts.pidfiles[i].clone().unwrap_or(default.clone())
+    }
+
+    /// Starts the process of a slot.
+    fn spawn(&mut self, role: Role) {
+        let Some(exe) = self.exes.get(&role) else {
+            return;
+        };
+        let level = match log::max_level() {
+            log::LevelFilter::Off => 0,
+            log::LevelFilter::Error => 1,
+            log::LevelFilter::Warn => 2,
+            log::LevelFilter::Info => 3,
+            log::LevelFilter::Debug => 4,
+            log::LevelFilter::Trace => 5,
+        };
+        let Some(child) = self.children.iter().find(|c| c.role == role) else {
+            return;
+        };
+        let args = ChildArgs {
+            uid: child.uid,
+            gid: child.gid,
+            caps: keepalived_sys::confine::caps_arg(&child.caps),
+            parent: std::process::id(),
+            deny_inet: role == Role::Ipvs,
+            log_level: level,
+            verify_confinement: self.opts.verify_confinement,
+        };
+        let name = child.name();
+        let result = (|| -> io::Result<(Pid, std::os::unix::net::UnixStream, File)> {
+            let (parent_end, child_end) = keepalived_sys::spawn::ipc_pair()?;
+            let (log_r, log_w) = keepalived_sys::spawn::log_pipe()?;
+            let argv: Vec<OsString> = args.to_args().into_iter().map(Into::into).collect();
+            let pid = keepalived_sys::spawn::spawn(&ChildSpec {
+                exe,
+                argv0: &name,
+                args: &argv,
+                ipc: child_end.as_fd(),
+                log: log_w.as_fd(),
+            })?;
+            Ok((pid, parent_end, File::from(log_r)))
+        })();
+        let now = Instant::now();
+        let (pid, stream, log) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                error!("cannot start {name}: {e}");
+                if let Some(c) = self.child_mut(role) {
+                    let delay = c.backoff.on_death(Duration::ZERO).max(Duration::from_secs(1));
+                    c.respawn_at = Some(now + delay);
+                }
+                return;
+            }
+        };
+        let link = match Link::new(role, stream) {
+            Ok(l) => l,
+            Err(e) => {
+                error!("cannot use the channel to {name}: {e}");
+                let _ = kill(pid, Signal::SIGKILL);
+                return;
+            }
+        };
+        let reg = self.poll.registry();
+        let ipc_fd = link.stream().as_raw_fd();
+        let log_fd = log.as_raw_fd();
+        if let Err(e) = reg
+            .register(
+                &mut SourceFd(&ipc_fd),
+                ipc_token(role),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .and_then(|_| reg.register(&mut SourceFd(&log_fd), log_token(role), Interest::READABLE))
+        {
+            error!("cannot watch {name}: {e}");
+        }
+        let pidfile = self.pidfile(role);
+        if let Err(e) = keepalived_sys::files::write_pidfile(&pidfile, pid.as_raw() as u32) {
+            warn!("cannot write pidfile {}: {e}", pidfile.display());
+        }
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        info!(
+            "started {name} (pid {pid}, uid {}, gid {}, capabilities [{}])",
+            c.uid,
+            c.gid,
+            keepalived_sys::confine::caps_arg(&c.caps)
+        );
+        c.respawn_at = None;
+        c.proc = Some(Running {
+            pid,
+            link,
+            log,
+            lines: Default::default(),
+            started: now,
+            stage: Stage::AwaitHello,
+            acked: 0,
+            sent: None,
+            ping_out: None,
+            next_ping: now + c.heartbeat.0,
+            stop_sent: None,
+        });
+    }
+
+    fn on_signals(&mut self) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for sig in pending {
+            match sig {
+                SIGCHLD => self.reap(),
+                SIGHUP => self.reload(),
+                SIGTERM | SIGINT => self.begin_stop(0, "stop requested by signal"),
+                SIGUSR1 => self.request_dump(DumpKind::Data),
+                SIGUSR2 => self.request_dump(DumpKind::Stats),
+                SIGPIPE => {}
+                s if s == stats_clear_signal() => self.request_dump(DumpKind::StatsClear),
+                s if s == json_signal() => self.request_dump(DumpKind::Json),
+                _ => {}
+            }
+        }
+    }
+
+    /// Reaps every exited process: scripts go to the broker, children to supervision.
+    fn reap(&mut self) {
+        let now = Instant::now();
+        loop {
+            let status = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(s) => s,
+            };
+            let Some(pid) = status.pid() else { break };
+            if let Some(f) = self.broker.on_child_exit(now, status) {
+                self.on_script_finished(f);
+                continue;
+            }
+            let Some(role) = self
+                .children
+                .iter()
+                .find(|c| c.proc.as_ref().is_some_and(|p| p.pid == pid))
+                .map(|c| c.role)
+            else {
+                continue;
+            };
+            self.on_child_exit(role, status, now);
+        }
+    }
+
+    fn on_child_exit(&mut self, role: Role, status: WaitStatus, now: Instant) {
+        let pidfile = self.pidfile(role);
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        let Some(mut proc) = c.proc.take() else {
+            return;
+        };
+        let name = c.name();
+        for (sev, line) in proc.read_log() {
+            logging::emit(&name, proc.pid.as_raw() as u32, sev, &line);
+        }
+        let reg = self.poll.registry();
+        let _ = reg.deregister(&mut SourceFd(&proc.link.stream().as_raw_fd()));
+        let _ = reg.deregister(&mut SourceFd(&proc.log.as_raw_fd()));
+        let _ = keepalived_sys::files::remove_pidfile(&pidfile);
+        let cause = match status {
+            WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+            WaitStatus::Signaled(_, sig, core) => {
+                let hint = if sig == Signal::SIGKILL {
+                    " (killed: by the parent after a missed heartbeat or protocol error, by \
+                     an operator, or rlimit_rttime exceeded)"
+                } else {
+                    ""
+                };
+                format!(
+                    "killed by signal {sig}{}{hint}",
+                    if core { " (core dumped)" } else { "" }
+                )
+            }
+            other => format!("{other:?}"),
+        };
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        c.last_exit = Some(cause.clone());
+        self.pending_acks.remove(&role);
+        if self.stop.is_some() {
+            info!("{name} (pid {}) {cause}", proc.pid);
+            return;
+        }
+        if let WaitStatus::Exited(_, code) = status {
+            if let Some(kind) = supervise::permanent(code) {
+                error!(
+                    "{name} (pid {}) exited with permanent error {kind}; stopping keepalived-rs \
+                     (see its log lines above)",
+                    proc.pid
+                );
+                self.begin_stop(EXIT_FATAL, "a child failed permanently");
+                return;
+            }
+        }
+        if self.opts.dont_respawn {
+            error!("{name} (pid {}) {cause}: exiting (-R)", proc.pid);
+            self.begin_stop(EXIT_FATAL, "a child died and -R is set");
+            return;
+        }
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        let delay = c.backoff.on_death(now - proc.started);
+        c.restarts += 1;
+        c.respawn_at = Some(now + delay);
+        warn!(
+            "{name} (pid {}) {cause}; respawning {}",
+            proc.pid,
+            if delay.is_zero() {
+                "now".to_string()
+            } else {
+                format!("in {} s to limit the respawn rate", delay.as_secs())
+            }
+        );
+    }
+
+    fn on_log(&mut self, role: Role) {
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        let name = c.name();
+        let Some(p) = c.proc.as_mut() else {
+            return;
+        };
+        let pid = p.pid.as_raw() as u32;
+        for (sev, line) in p.read_log() {
+            logging::emit(&name, pid, sev, &line);
+        }
+    }
+
+    /// Kills a child that broke the protocol or hung; supervision respawns it.
+    fn kill_child(&mut self, role: Role, why: &str) {
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        let name = c.name();
+        if let Some(p) = c.proc.as_mut() {
+            error!("{name} (pid {}): {why}; killing it", p.pid);
+            let _ = kill(p.pid, Signal::SIGKILL);
+            p.stage = Stage::Stopping;
+        }
+    }
+
+    fn on_ipc(&mut self, role: Role, writable: bool) {
+        let Some(c) = self.child_mut(role) else {
+            return;
+        };
+        let Some(p) = c.proc.as_mut() else {
+            return;
+        };
+        if writable {
+            if let Err(e) = p.link.flush() {
+                let why = format!("channel failed: {e}");
+                self.kill_child(role, &why);
+                return;
+            }
+        }
+        if p.stage == Stage::Stopping && p.stop_sent.is_none() {
+            return;
+        }
+        let msgs = match p.link.receive() {
+            Ok(m) => m,
+            Err(keepalived_ipc::ChannelError::Closed) => {
+                // It is exiting; SIGCHLD follows. Stop watching its socket.
+                let fd = p.link.stream().as_raw_fd();
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+                return;
+            }
+            Err(e) => {
+                let why = format!("protocol error: {e}");
+                self.kill_child(role, &why);
+                return;
+            }
+        };
+        for m in msgs {
+            if let Err(why) = self.on_message(role, m) {
+                self.kill_child(role, &why);
+                return;
+            }
+        }
+    }
+
+    fn on_message(&mut self, role: Role, m: Inbound) -> Result<(), String> {
+        let now = Instant::now();
+        let generation = self.generation;
+        let projection = Projection::of(&self.config, role);
+        let Some(c) = self.children.iter_mut().find(|c| c.role == role) else {
+            return Ok(());
+        };
+        let name = c.name();
+        let Some(p) = c.proc.as_mut() else {
+            return Ok(());
+        };
+        match (p.stage, m) {
+            (Stage::AwaitHello, Inbound::Hello(h)) => {
+                if h.version != keepalived_ipc::PROTOCOL_VERSION {
+                    return Err(format!(
+                        "speaks IPC version {} (build {}), this parent {}",
+                        h.version,
+                        h.build,
+                        keepalived_ipc::PROTOCOL_VERSION
+                    ));
+                }
+                p.link.hello().map_err(|e| e.to_string())?;
+                p.link
+                    .configure(None, &projection, generation)
+                    .map_err(|e| e.to_string())?;
+                p.sent = Some(projection);
+                p.stage = Stage::AwaitAck(generation);
+            }
+            (Stage::AwaitAck(g), Inbound::ConfigAck(a)) if a == g => {
+                p.acked = a;
+                if c.started_once {
+                    let resume = match role {
+                        Role::Vrrp => p.link.vrrp().map(|ch| {
+                            ch.send(&ParentToVrrp::Resume(c.instances.values().cloned().collect()))
+                        }),
+                        Role::Check => p.link.check().map(|ch| {
+                            ch.send(&ParentToCheck::Resume(c.health.values().cloned().collect()))
+                        }),
+                        Role::Ipvs => None,
+                    };
+                    if let Some(Err(e)) = resume {
+                        return Err(e.to_string());
+                    }
+                    info!("{name} (pid {}) resumed from its last reported state", p.pid);
+                }
+                p.link.start().map_err(|e| e.to_string())?;
+                p.stage = Stage::Running;
+                c.started_once = true;
+                p.next_ping = now + c.heartbeat.0;
+                // A respawned IPVS writer needs the health table the checker reported.
+                if role == Role::Ipvs {
+                    self.send_health_snapshot();
+                }
+                self.check_ready();
+            }
+            (Stage::Running, Inbound::ConfigAck(a)) => {
+                p.acked = a;
+                if a == generation {
+                    self.pending_acks.remove(&role);
+                    self.check_reload_done();
+                }
+            }
+            (_, Inbound::Pong(n)) => {
+                if p.ping_out.is_some_and(|(seq, _)| seq == n) {
+                    p.ping_out = None;
+                }
+            }
+            (Stage::Running, Inbound::Dump(d)) => self.on_dump(role, d),
+            (Stage::Running, Inbound::RunScript(r)) => self.on_script_request(role, r),
+            (Stage::Running, Inbound::Vrrp(m)) => self.on_vrrp(m),
+            (Stage::Running, Inbound::Check(m)) => self.on_check(m),
+            (Stage::Running, Inbound::Ipvs(m)) => self.on_ipvs(m),
+            (Stage::Stopping, _) => {}
+            (stage, m) => {
+                return Err(format!("unexpected message {m:?} in stage {stage:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn on_vrrp(&mut self, m: VrrpToParent) {
+        match m {
+            VrrpToParent::Report { seq, event } => {
+                let Some(c) = self.child_mut(Role::Vrrp) else {
+                    return;
+                };
+                let gap = seq != c.seq + 1;
+                c.seq = seq;
+                let previous = match &event {
+                    VrrpEvent::Instance(r) => c.instances.insert(r.name.clone(), r.clone()),
+                    _ => None,
+                };
+                if gap {
+                    warn!("VRRP report sequence jumped to {seq}; asking for a snapshot");
+                    if let Some(ch) = c.proc.as_mut().and_then(|p| p.link.vrrp()) {
+                        let _ = ch.send(&ParentToVrrp::SendSnapshot);
+                    }
+                }
+                self.on_vrrp_event(&event, previous.as_ref());
+            }
+            VrrpToParent::Snapshot {
+                seq,
+                instances,
+                groups: _,
+            } => {
+                if let Some(c) = self.child_mut(Role::Vrrp) {
+                    c.seq = seq;
+                    c.instances = instances.into_iter().map(|r| (r.name.clone(), r)).collect();
+                }
+            }
+            other => warn!("unexpected message from the VRRP process: {other:?}"),
+        }
+    }
+
+    /// Notify scripts, FIFO lines and alerts for one VRRP event, in order per instance.
+    fn on_vrrp_event(&mut self, event: &VrrpEvent, previous: Option<&InstanceReport>) {
+        let VrrpEvent::Instance(r) = event else {
+            return;
+        };
+        if r.phase != Phase::Done || previous.is_some_and(|p| p.state == r.state) {
+            return;
+        }
+        info!(
+            "VRRP instance {} is now {:?} (priority {}): {}",
+            r.name, r.state, r.priority, r.reason
+        );
+        let Some(inst) = self.config.vrrp_instances.iter().find(|i| i.name == r.name) else {
+            return;
+        };
+        let specific = match r.state {
+            VrrpState::Master => inst.notify_master.clone(),
+            VrrpState::Backup => inst.notify_backup.clone(),
+            VrrpState::Fault => inst.notify_fault.clone(),
+            VrrpState::Stop => inst.notify_stop.clone(),
+            VrrpState::Init => None,
+        };
+        let state = state_word(r.state);
+        let key = format!("vrrp_instance {}", r.name);
+        if let Some(s) = specific {
+            self.notify(&key, &s, &[]);
+        }
+        if let Some(s) = inst.notify.clone() {
+            let prio = r.priority.to_string();
+            self.notify(&key, &s, &["INSTANCE", &r.name, state, &prio]);
+        }
+        let line = format!("INSTANCE \"{}\" {state} {}\n", r.name, r.priority);
+        self.fifo_write(Role::Vrrp, &line);
+    }
+
+    fn on_check(&mut self, m: CheckToParent) {
+        match m {
+            CheckToParent::Health { seq, health } => {
+                let Some(c) = self.child_mut(Role::Check) else {
+                    return;
+                };
+                let gap = seq != c.seq + 1;
+                c.seq = seq;
+                c.health.insert(health.real_server.clone(), health.clone());
+                if gap {
+                    if let Some(ch) = c.proc.as_mut().and_then(|p| p.link.check()) {
+                        let _ = ch.send(&ParentToCheck::SendSnapshot);
+                    }
+                }
+                self.forward_ipvs(ParentToIpvs::Health { seq, health });
+            }
+            CheckToParent::Snapshot { seq, health } => {
+                if let Some(c) = self.child_mut(Role::Check) {
+                    c.seq = seq;
+                    c.health = health
+                        .iter()
+                        .map(|h| (h.real_server.clone(), h.clone()))
+                        .collect();
+                }
+                self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+            }
+            CheckToParent::AlertSent { id, error } => match error {
+                None => info!("alert {id} sent"),
+                Some(e) => warn!("alert {id} not sent: {e}"),
+            },
+            other => warn!("unexpected message from the checker: {other:?}"),
+        }
+    }
+
+    fn on_ipvs(&mut self, m: IpvsToParent) {
+        match m {
+            IpvsToParent::HealthGap { have } => {
+                info!("the IPVS writer lost health updates after {have}; sending the table");
+                self.send_health_snapshot();
+            }
+            IpvsToParent::Quorum { virtual_server, up } => {
+                let vs = self.config.virtual_servers.iter().find(|v| {
+                    keepalived_config::project::virtual_server_key(v) == virtual_server
+                });
+                let script = vs.and_then(|v| if up { v.quorum_up.clone() } else { v.quorum_down.clone() });
+                if let Some(s) = script {
+                    self.notify(&format!("virtual_server {virtual_server}"), &s, &[]);
+                }
+            }
+            other => warn!("unexpected message from the IPVS writer: {other:?}"),
+        }
+    }
+
+    fn forward_ipvs(&mut self, m: ParentToIpvs) {
+        if let Some(ch) = self
+            .child_mut(Role::Ipvs)
+            .and_then(|c| c.proc.as_mut())
+            .filter(|p| p.stage == Stage::Running)
+            .and_then(|p| p.link.ipvs())
+        {
+            if let Err(e) = ch.send(&m) {
+                warn!("cannot forward health to the IPVS writer: {e}");
+            }
+        }
+    }
+
+    fn send_health_snapshot(&mut self) {
+        let (seq, health) = match self.children.iter().find(|c| c.role == Role::Check) {
+            Some(c) => (c.seq, c.health.values().cloned().collect()),
+            None => (0, Vec::new()),
+        };
+        self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+    }
+
+    /// A child asks for a script: only one of the configuration, named by object.
+    fn on_script_request(&mut self, role: Role, r: ScriptRequest) {
+        let found: Option<(Script, Duration, String)> = match (&r.script, role) {
+            (ScriptRef::VrrpScript(name), Role::Vrrp) => self
+                .config
+                .vrrp_scripts
+                .iter()
+                .find(|s| &s.name == name)
+                .and_then(|s| {
+                    let t = s.timeout.unwrap_or(s.interval);
+                    s.script.clone().map(|sc| {
+                        (sc, Duration::from_micros(t.micros()), format!("vrrp_script {name}"))
+                    })
+                }),
+            (
+                ScriptRef::MiscCheck {
+                    real_server,
+                    checker,
+                },
+                Role::Check,
+            ) => self.find_misc_check(real_server, *checker),
+            _ => None,
+        };
+        let Some((script, timeout, key)) = found else {
+            warn!(
+                "refused: the {} process asked to run {:?}, which is not in the configuration",
+                role.name(),
+                r.script
+            );
+            self.answer_script(
+                role,
+                r.id,
+                ScriptOutcome::Refused("not in the configuration".into()),
+            );
+            return;
+        };
+        match self.script_command(&script, &[]) {
+            Ok(cmd) => {
+                let id = self.next_job;
+                self.next_job += 1;
+                let job = Job {
+                    id,
+                    key: OrderKey::new(key),
+                    command: cmd,
+                    timeout,
+                    kind: JobKind::Track,
+                };
+                match self.broker.submit(Instant::now(), job) {
+                    super::broker::Admission::Accepted => {
+                        self.jobs.insert(id, JobOrigin::Request(role, r.id));
+                    }
+                    other => self.answer_script(
+                        role,
+                        r.id,
+                        ScriptOutcome::Refused(format!("{other:?}")),
+                    ),
+                }
+            }
+            Err(e) => self.answer_script(role, r.id, ScriptOutcome::Failed(e)),
+        }
+    }
+
+    fn find_misc_check(&self, rs: &RealServerId, checker: u16) -> Option<(Script, Duration, String)> {
+        let vs = self.config.virtual_servers.iter().find(|v| {
+            keepalived_config::project::virtual_server_key(v) == rs.virtual_server
+        })?;
+        let real = vs
+            .real_servers
+            .iter()
+            .find(|r| r.ip == rs.ip && r.port.unwrap_or(0) == rs.port)?;
+        match real.checkers.get(usize::from(checker))? {
+            keepalived_config::lvs::Checker::MiscCheck(m) => {
+                let timeout = m
+                    .misc_timeout
+                    .map(|t| Duration::from_micros(t.micros()))
+                    .unwrap_or(Duration::from_micros(vs.delay_loop.micros()));
+                Some((
+                    m.misc_path.clone()?,
+                    timeout,
+                    format!("MISC_CHECK {} {}:{} #{checker}", rs.virtual_server, rs.ip, rs.port),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn answer_script(&mut self, role: Role, id: u64, outcome: ScriptOutcome) {
+        if let Some(p) = self.child_mut(role).and_then(|c| c.proc.as_mut()) {
+            let _ = p.link.script_done(ScriptDone { id, outcome });
+        }
+    }
+
+    /// Builds the command of a configured script: its argv (plus `extra` arguments), run as
+    /// its own user or `script_user`.
+    fn script_command(&self, s: &Script, extra: &[&str]) -> Result<ScriptCommand, String> {
+        let g = &self.config.global_defs;
+        let (user, group) = match (&s.user, &g.script_user) {
+            (Some(u), _) => (u.clone(), s.group.clone()),
+            (None, Some(su)) => (su.user.clone(), su.group.clone()),
+            (None, None) => {
+                // keepalived's default: keepalived_script if it exists, else root.
+                match nix::unistd::User::from_name("keepalived_script") {
+                    Ok(Some(_)) => ("keepalived_script".to_string(), None),
+                    _ => ("root".to_string(), None),
+                }
+            }
+        };
+        let (uid, gid) = resolve_user(&UserSpec {
+            user: user.clone(),
+            group,
+        })?;
+        let supplementary = g.set_supplementary_groups
+            || g.script_user.as_ref().is_some_and(|su| su.supplementary_groups);
+        let groups = if supplementary {
+            std::ffi::CString::new(user)
+                .ok()
+                .and_then(|u| nix::unistd::getgrouplist(&u, gid.into()).ok())
+                .map(|v| v.into_iter().map(|g| g.as_raw()).collect())
+                .unwrap_or_else(|| vec![gid])
+        } else {
+            Vec::new()
+        };
+        let mut argv = s.argv.clone();
+        argv.extend(extra.iter().map(|a| a.to_string()));
+        Ok(ScriptCommand {
+            argv,
+            uid,
+            gid,
+            groups,
+            env: Vec::new(),
+        })
+    }
+
+    /// Runs a notify script for an object, in order with the object's other scripts.
+    fn notify(&mut self, key: &str, s: &Script, extra: &[&str]) {
+        match self.script_command(s, extra) {
+            Ok(cmd) => {
+                let id = self.next_job;
+                self.next_job += 1;
+                self.jobs.insert(id, JobOrigin::Notify(key.to_string()));
+                let job = Job {
+                    id,
+                    key: OrderKey::new(key),
+                    command: cmd,
+                    timeout: Duration::from_secs(
+                        self.config.global_defs.script_timeout_secs().unwrap_or(30),
+                    ),
+                    kind: JobKind::Notify,
+                };
+                let _ = self.broker.submit(Instant::now(), job);
+            }
+            Err(e) => warn!("cannot run the notify script of {key}: {e}"),
+        }
+    }
+
+    fn on_script_finished(&mut self, f: Finished) {
+        match self.jobs.remove(&f.id) {
+            Some(JobOrigin::Request(role, id)) => {
+                let outcome = match f.outcome {
+                    Outcome::Exited(c) => ScriptOutcome::Exited(c),
+                    Outcome::Signaled(s) => ScriptOutcome::Signaled(s),
+                    Outcome::TimedOut => {
+                        warn!("{} timed out after {:?}; killed", f.key, f.runtime);
+                        ScriptOutcome::TimedOut
+                    }
+                    Outcome::SpawnFailed(e) => ScriptOutcome::Failed(e),
+                    other => ScriptOutcome::Refused(format!("{other:?}")),
+                };
+                self.answer_script(role, id, outcome);
+            }
+            Some(JobOrigin::Notify(key)) => match f.outcome {
+                Outcome::Exited(0) => {}
+                other => warn!("notify script of {key} ended: {other:?}"),
+            },
+            None => {}
+        }
+    }
+
+    /// Writes a line to the notify FIFOs of a role (and the global one).
+    fn fifo_write(&mut self, _role: Role, _line: &str) {}
+
+    fn request_dump(&mut self, kind: DumpKind) {
+        if self.dump.is_some() {
+            warn!("a dump is already being written; signal ignored");
+            return;
+        }
+        // keepalived sends DATA to every child, the others to the VRRP process only.
+        let targets: Vec<Role> = self
+            .children
+            .iter()
+            .filter(|c| kind == DumpKind::Data || c.role == Role::Vrrp)
+            .filter(|c| c.proc.as_ref().is_some_and(|p| p.stage == Stage::Running))
+            .map(|c| c.role)
+            .collect();
+        let mut waiting = BTreeSet::new();
+        for role in targets {
+            if let Some(p) = self.child_mut(role).and_then(|c| c.proc.as_mut()) {
+                if p.link.dump(kind).is_ok() {
+                    waiting.insert(role);
+                }
+            }
+        }
+        self.dump = Some(PendingDump {
+            kind,
+            waiting,
+            parts: Vec::new(),
+            deadline: Instant::now() + DUMP_DEADLINE,
+        });
+        self.finish_dump(false);
+    }
+
+    fn on_dump(&mut self, role: Role, d: DumpText) {
+        if let Some(p) = self.dump.as_mut().filter(|p| p.kind == d.kind) {
+            if p.waiting.remove(&role) {
+                p.parts.push((role, d.text));
+            }
+        }
+        self.finish_dump(false);
+    }
+
+    /// Writes the dump file once every child answered (or at the deadline).
+    fn finish_dump(&mut self, force: bool) {
+        let Some(p) = self.dump.as_ref() else {
+            return;
+        };
+        if !p.waiting.is_empty() && !force {
+            return;
+        }
+        let Some(p) = self.dump.take() else {
+            return;
+        };
+        let g = &self.config.global_defs;
+        let path = match p.kind {
+            DumpKind::Data => g.state_dump_file.clone().map(PathBuf::from),
+            DumpKind::Stats | DumpKind::StatsClear => g.stats_dump_file.clone().map(PathBuf::from),
+            DumpKind::Json => g.json_dump_file.clone().map(PathBuf::from),
+        }
+        .unwrap_or_else(|| match p.kind {
+            DumpKind::Data => self.paths.state_dump.clone(),
+            DumpKind::Stats | DumpKind::StatsClear => self.paths.stats_dump.clone(),
+            DumpKind::Json => self.paths.json_dump.clone(),
+        });
+        let mut text = String::new();
+        if p.kind == DumpKind::Data {
+            text.push_str(&self.parent_dump());
+        }
+        for (role, part) in &p.parts {
+            if p.kind != DumpKind::Json {
+                text.push_str(&format!("------< {} process >------\n", role.name()));
+            }
+            text.push_str(part);
+            if !part.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        for role in &p.waiting {
+            if p.kind != DumpKind::Json {
+                text.push_str(&format!(
+                    "------< {} process >------\n (no answer within {:?})\n",
+                    role.name(),
+                    DUMP_DEADLINE
+                ));
+            }
+        }
+        match keepalived_sys::files::create_private(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+        {
+            Ok(()) => info!("wrote {}", path.display()),
+            Err(e) => error!("cannot write {}: {e}", path.display()),
+        }
+    }
+
+    fn parent_dump(&self) -> String {
+        let mut s = String::new();
+        s.push_str("------< Parent >------\n");
+        s.push_str(&format!(
+            " Configuration file = {}\n Files read = {}\n Generation = {}\n Loaded = {}\n",
+            self.opts.config_file.display(),
+            self.files.join(", "),
+            self.generation,
+            self.loaded_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        ));
+        s.push_str(&format!(" Runtime directory = {}\n", self.paths.dir.display()));
+        for c in &self.children {
+            s.push_str(&format!(
+                " Process {} pid = {} uid = {} gid = {} capabilities = [{}] restarts = {} last exit = {}\n",
+                c.role.name(),
+                c.proc.as_ref().map(|p| p.pid.as_raw()).unwrap_or(0),
+                c.uid,
+                c.gid,
+                keepalived_sys::confine::caps_arg(&c.caps),
+                c.restarts,
+                c.last_exit.as_deref().unwrap_or("-")
+            ));
+        }
+        for r in self
+            .children
+            .iter()
+            .filter(|c| c.role == Role::Vrrp)
+            .flat_map(|c| c.instances.values())
+        {
+            s.push_str(&format!(
+                " VRRP instance {} state = {:?} priority = {} trackers = {:?}\n",
+                r.name, r.state, r.priority, r.trackers
+            ));
+        }
+        s
+    }
+
+    /// SIGHUP: validate first; apply only when valid; queue a reload that arrives during one.
+    fn reload(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        if self.reloading {
+            info!("reload requested while one is in progress; queued");
+            self.reload_queued = true;
+            return;
+        }
+        let _ = self.notifier.reloading();
+        info!("reloading {}", self.opts.config_file.display());
+        let loaded = match load(&self.opts) {
+            Ok(l) => l,
+            Err(_) => {
+                error!("reload failed: the running configuration is unchanged");
+                let _ = self.notifier.status("reload failed: configuration errors, see the log");
+                let _ = self.notifier.ready();
+                return;
+            }
+        };
+        let old_needed = roles_needed(&self.config, &self.opts);
+        let old_config = std::mem::replace(&mut self.config, loaded.config);
+        self.files = loaded.files;
+        self.generation += 1;
+        self.loaded_at = SystemTime::now();
+        let needed = roles_needed(&self.config, &self.opts);
+        if let Err(code) = self.prepare_children(&needed) {
+            error!("reload failed: a needed process cannot start; restoring the old configuration");
+            self.config = old_config;
+            self.exit_code = code;
+            let _ = self.notifier.ready();
+            return;
+        }
+        self.reloading = true;
+        let generation = self.generation;
+        let roles: Vec<Role> = self.children.iter().map(|c| c.role).collect();
+        for role in roles {
+            let projection = Projection::of(&self.config, role);
+            let new_caps = {
+                let gid = self.users.get(&role).map(|u| u.1).unwrap_or(0);
+                caps_for(role, &self.config, gid)
+            };
+            let heartbeat = supervise::heartbeat(shortest_timer(role, &self.config));
+            let Some(c) = self.child_mut(role) else {
+                continue;
+            };
+            c.heartbeat = heartbeat;
+            if !needed.contains(&role) {
+                if let Some(p) = c.proc.as_mut() {
+                    info!("{} is no longer needed; stopping it", c.name());
+                    let _ = p.link.shutdown(Shutdown { release: true });
+                    p.stage = Stage::Stopping;
+                    p.stop_sent = Some(Instant::now());
+                }
+                continue;
+            }
+            if new_caps != c.caps {
+                c.caps = new_caps;
+                if let Some(p) = c.proc.as_mut() {
+                    info!(
+                        "{} needs capabilities [{}] now; respawning it",
+                        c.name(),
+                        keepalived_sys::confine::caps_arg(&c.caps)
+                    );
+                    let _ = kill(p.pid, Signal::SIGKILL);
+                    p.stage = Stage::Stopping;
+                    c.backoff = Default::default();
+                }
+                continue;
+            }
+            match c.proc.as_mut() {
+                Some(p) if p.stage == Stage::Running => {
+                    let r = p.link.configure(p.sent.as_ref(), &projection, generation);
+                    p.sent = Some(projection);
+                    if let Err(e) = r {
+                        let why = format!("cannot send the new configuration: {e}");
+                        self.kill_child(role, &why);
+                    } else {
+                        self.pending_acks.insert(role);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if c.respawn_at.is_none() && !old_needed.contains(&role) {
+                        c.respawn_at = Some(Instant::now());
+                    }
+                }
+            }
+        }
+        self.children.retain(|c| needed.contains(&c.role) || c.proc.is_some());
+        self.check_reload_done();
+    }
+
+    fn check_reload_done(&mut self) {
+        if self.reloading && self.pending_acks.is_empty() {
+            self.reloading = false;
+            info!("Reload complete (generation {})", self.generation);
+            let _ = self.notifier.status("running");
+            let _ = self.notifier.ready();
+            if std::mem::take(&mut self.reload_queued) {
+                self.reload();
+            }
+        }
+    }
+
+    fn check_ready(&mut self) {
+        if self.ready || self.stop.is_some() {
+            return;
+        }
+        let all = self.children.iter().all(|c| c.started_once);
+        if all {
+            self.ready = true;
+            info!("Startup complete");
+            let _ = self.notifier.status("running");
+            let _ = self.notifier.ready();
+        }
+    }
+
+    fn begin_stop(&mut self, code: u8, why: &str) {
+        if self.stop.is_some() {
+            return;
+        }
+        info!("stopping: {why}");
+        let _ = self.notifier.stopping();
+        self.exit_code = code;
+        let wait = self
+            .config
+            .root
+            .child_wait_time
+            .map(|t| Duration::from_micros(t.micros()))
+            .unwrap_or(Duration::from_secs(5));
+        self.stop = Some(Stopping {
+            remaining: vec![Role::Vrrp, Role::Ipvs, Role::Check],
+            current: None,
+            wait,
+        });
+        self.advance_stop(Instant::now());
+    }
+
+    /// Stops the next child once the previous one is gone (or killed at the deadline).
+    fn advance_stop(&mut self, now: Instant) {
+        loop {
+            let Some(stop) = self.stop.as_mut() else {
+                return;
+            };
+            if let Some((role, deadline)) = stop.current {
+                let alive = self
+                    .children
+                    .iter()
+                    .any(|c| c.role == role && c.proc.is_some());
+                if alive {
+                    if now >= deadline {
+                        if let Some(p) = self.child_mut(role).and_then(|c| c.proc.as_mut()) {
+                            error!("{} process failed to stop in time; killing it", role.name());
+                            let _ = kill(p.pid, Signal::SIGKILL);
+                        }
+                        if let Some(s) = self.stop.as_mut() {
+                            s.current = Some((role, now + Duration::from_secs(2)));
+                        }
+                    }
+                    return;
+                }
+                stop.current = None;
+            }
+            let Some(role) = (!stop.remaining.is_empty()).then(|| stop.remaining.remove(0)) else {
+                return;
+            };
+            let wait = stop.wait;
+            let release = match role {
+                Role::Vrrp => self.opts.release_vrrp,
+                Role::Ipvs => self.opts.release_ipvs,
+                Role::Check => true,
+            };
+            let Some(c) = self.child_mut(role) else {
+                continue;
+            };
+            c.respawn_at = None;
+            let Some(p) = c.proc.as_mut() else {
+                continue;
+            };
+            if p.link.shutdown(Shutdown { release }).is_err() {
+                let _ = kill(p.pid, Signal::SIGTERM);
+            }
+            let _ = p.link.flush();
+            p.stage = Stage::Stopping;
+            p.stop_sent = Some(now);
+            if let Some(s) = self.stop.as_mut() {
+                s.current = Some((role, now + wait));
+            }
+            return;
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| {
+            s.remaining.is_empty()
+                && s.current.is_none()
+                && self.children.iter().all(|c| c.proc.is_none())
+        })
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        // Scripts past their timeout.
+        for f in self.broker.tick(now) {
+            self.on_script_finished(f);
+        }
+        // systemd watchdog: from this loop, whatever the children do.
+        if let Some((period, next)) = self.watchdog {
+            if now >= next {
+                let _ = self.notifier.watchdog();
+                self.watchdog = Some((period, now + period));
+            }
+        }
+        if self.dump.as_ref().is_some_and(|d| now >= d.deadline) {
+            self.finish_dump(true);
+        }
+        if self.stop.is_some() {
+            self.advance_stop(now);
+            return;
+        }
+        let mut to_spawn = Vec::new();
+        let mut to_kill = Vec::new();
+        for c in &mut self.children {
+            match c.proc.as_mut() {
+                None => {
+                    if c.respawn_at.is_some_and(|t| now >= t) {
+                        to_spawn.push(c.role);
+                    }
+                }
+                Some(p) => match p.stage {
+                    Stage::AwaitHello | Stage::AwaitAck(_) => {
+                        if now - p.started > HANDSHAKE_DEADLINE {
+                            to_kill.push((c.role, "no configuration ack within 10 s".to_string()));
+                        }
+                    }
+                    Stage::Running => {
+                        if let Some((seq, at)) = p.ping_out {
+                            if now - at > c.heartbeat.1 {
+                                to_kill.push((
+                                    c.role,
+                                    format!(
+                                        "heartbeat {seq} unanswered for {:?}",
+                                        c.heartbeat.1
+                                    ),
+                                ));
+                            }
+                        } else if now >= p.next_ping {
+                            self.ping_seq += 1;
+                            if p.link.ping(self.ping_seq).is_ok() {
+                                p.ping_out = Some((self.ping_seq, now));
+                            }
+                            p.next_ping = now + c.heartbeat.0;
+                        }
+                    }
+                    Stage::Stopping => {
+                        if p.stop_sent.is_some_and(|t| now - t > Duration::from_secs(10)) {
+                            to_kill.push((c.role, "did not stop within 10 s".to_string()));
+                        }
+                    }
+                },
+            }
+        }
+        for (role, why) in to_kill {
+            self.kill_child(role, &why);
+        }
+        for role in to_spawn {
+            self.spawn(role);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let mut d: Vec<Instant> = Vec::new();
+        d.extend(self.broker.next_deadline());
+        d.extend(self.watchdog.map(|w| w.1));
+        d.extend(self.dump.as_ref().map(|p| p.deadline));
+        if let Some(s) = &self.stop {
+            d.extend(s.current.map(|c| c.1));
+        }
+        for c in &self.children {
+            d.extend(c.respawn_at);
+            if let Some(p) = &c.proc {
+                match p.stage {
+                    Stage::Running => match p.ping_out {
+                        Some((_, at)) => d.push(at + c.heartbeat.1),
+                        None => d.push(p.next_ping),
+                    },
+                    Stage::AwaitHello | Stage::AwaitAck(_) => d.push(p.started + HANDSHAKE_DEADLINE),
+                    Stage::Stopping => {
+                        d.extend(p.stop_sent.map(|t| t + Duration::from_secs(10)))
+                    }
+                }
+            }
+        }
+        // A bound, so a missed wakeup never stalls the loop for long.
+        d.push(Instant::now() + Duration::from_secs(1));
+        d.into_iter().min()
+    }
+
+    fn flush_all(&mut self) {
+        let mut failed = Vec::new();
+        for c in &mut self.children {
+            if let Some(p) = c.proc.as_mut() {
+                if p.link.wants_write() {
+                    if let Err(e) = p.link.flush() {
+                        failed.push((c.role, format!("channel failed: {e}")));
+                    }
+                }
+            }
+        }
+        for (role, why) in failed {
+            self.kill_child(role, &why);
+        }
+    }
+
+    /// Runs a script and waits for it (start-up and shut-down scripts only).
+    fn run_blocking_script(&mut self, what: &str, s: &Script, timeout: Duration) {
+        let cmd = match self.script_command(s, &[]) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("cannot run {what}: {e}");
+                return;
+            }
+        };
+        let mut child = match keepalived_sys::script::spawn_script(&cmd) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("cannot run {what} ({}): {e}", s.command);
+                return;
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => {
+                    if !st.success() {
+                        warn!("{what} ended with {st}");
+                    }
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => {
+                    warn!("{what} did not finish within {timeout:?}; killing it");
+                    let _ = keepalived_sys::script::kill_group(
+                        Pid::from_raw(child.id() as i32),
+                        Signal::SIGKILL,
+                    );
+                    let _ = child.wait();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn cleanup(&mut self) {
+        if self.stop.is_some() {
+            for f in self.broker.shutdown(Instant::now()) {
+                let _ = f;
+            }
+            if let Some(s) = self.config.global_defs.shutdown_script.clone() {
+                let timeout = self
+                    .config
+                    .global_defs
+                    .shutdown_script_timeout
+                    .map(|t| Duration::from_micros(t.micros()))
+                    .unwrap_or(Duration::from_secs(10));
+                self.run_blocking_script("shutdown_script", &s, timeout);
+            }
+        }
+        for p in &self.pidfiles_written {
+            let _ = keepalived_sys::files::remove_pidfile(p);
+        }
+        info!("stopped");
+    }
+}
+
+fn state_word(s: VrrpState) -> &'static str {
+    match s {
+        VrrpState::Init => "INIT",
+        VrrpState::Backup => "BACKUP",
+        VrrpState::Master => "MASTER",
+        VrrpState::Fault => "FAULT",
+        VrrpState::Stop => "STOP",
+    }
+}
+
+/// keepalived's STATS_CLEAR signal: SIGRTMAX-1.
+pub fn stats_clear_signal() -> i32 {
+    libc::SIGRTMAX() - 1
+}
+
+/// keepalived's JSON signal: SIGRTMIN+2.
+pub fn json_signal() -> i32 {
+    libc::SIGRTMIN() + 2
+}
+
+/// The pid in a pidfile, when that process is alive.
+fn running_pid(path: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return None;
+    }
+    kill(Pid::from_raw(pid), None).ok().map(|_| pid)
+}
+
+/// Moves this process into the named network namespace (/run/netns/NAME).
+fn enter_netns(name: &str) -> io::Result<()> {
+    let f = File::open(Path::new("/run/netns").join(name))?;
+    nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+}
+
+/// Logs a severity-tagged line as the parent (used by tests of the log path).
+#[allow(dead_code)]
+fn log_line(sev: Severity, msg: &str) {
+    logging::emit("keepalived-rs", std::process::id(), sev, msg);
+}
