@@ -5,6 +5,8 @@
 
 mod cli;
 mod config_cmd;
+#[allow(dead_code)]
+mod daemon;
 mod system;
 
 use std::process::ExitCode;
