@@ -153,7 +153,8 @@ pub struct Job {
 pub enum Outcome {
     /// The script exited with this status.
     Exited(i32),
-    /// The script was killed by this signal (not by the broker's timeout).
+    /// The script was killed by this signal: by someone else, or by the broker at
+    /// shutdown (a timeout is reported as `TimedOut` instead).
     Signaled(i32),
     /// The script outlived its timeout; its process group is being killed.
     TimedOut,
@@ -443,6 +444,12 @@ impl Broker {
     /// The pids (also the process group ids) of the scripts not yet reaped.
     pub fn running_pids(&self) -> impl Iterator<Item = Pid> + '_ {
         self.running.keys().copied()
+    }
+
+    /// Whether `pid` is a script of this broker not yet reaped (to tell, before reaping
+    /// or logging, a script's exit from a child process's).
+    pub fn is_script(&self, pid: Pid) -> bool {
+        self.running.contains_key(&pid)
     }
 
     /// What the broker has refused or enforced so far.
@@ -1020,6 +1027,7 @@ mod tests {
         let started = Instant::now();
         lab.submit(job);
         let leader = lab.broker.running_pids().next().expect("started");
+        assert!(lab.broker.is_script(leader));
         let deadline = lab.broker.next_deadline().expect("a timeout is armed");
         assert!(deadline > started + Duration::from_millis(250));
         assert!(deadline <= Instant::now() + Duration::from_millis(300));
@@ -1039,6 +1047,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(dead(leader.as_raw()));
+        assert!(!lab.broker.is_script(leader));
         lab.assert_no_children_left();
     }
 
