@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(code) => return ExitCode::from(code),
     };
-    match run(started.socket) {
+    match run(started.socket, started.args.parent) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -65,7 +65,7 @@ struct Checker {
     exit: bool,
 }
 
-fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
+fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
     let chan = Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE])
@@ -76,7 +76,10 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
             IPC,
             Interest::READABLE,
         )
-        .and_then(|_| poll.registry().register(&mut signals, SIGNALS, Interest::READABLE))
+        .and_then(|_| {
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)
+        })
         .map_err(|e| e.to_string())?;
     let mut c = Checker {
         chan,
@@ -112,7 +115,9 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
                 IPC => c.on_ipc()?,
                 SIGNALS => {
                     for s in signals.pending() {
-                        if s == SIGTERM || s == SIGINT {
+                        if (s == SIGTERM || s == SIGINT)
+                            && keepalived_ipc::child::parent_gone(parent)
+                        {
                             warn!("parent gone (signal {s}); stopping");
                             c.exit = true;
                         }
@@ -153,7 +158,7 @@ impl Checker {
                         return Err(format!("parent speaks IPC version {}", h.version));
                     }
                 }
-                ParentToCheck::Config(o) => {
+                ParentToCheck::Config(Json(o)) => {
                     self.objects.insert(o.key(), o);
                 }
                 ParentToCheck::Remove(k) => {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(code) => return ExitCode::from(code),
     };
-    match run(started.socket) {
+    match run(started.socket, started.args.parent) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
+fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
     let mut chan: Channel<ParentToIpvs, IpvsToParent> =
         Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
@@ -47,7 +47,10 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
             IPC,
             Interest::READABLE,
         )
-        .and_then(|_| poll.registry().register(&mut signals, SIGNALS, Interest::READABLE))
+        .and_then(|_| {
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)
+        })
         .map_err(|e| e.to_string())?;
     chan.send(&IpvsToParent::Hello(Hello::current()))
         .map_err(|e| e.to_string())?;
@@ -64,7 +67,7 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
         for ev in events.iter() {
             if ev.token() == SIGNALS {
                 for s in signals.pending() {
-                    if s == SIGTERM || s == SIGINT {
+                    if (s == SIGTERM || s == SIGINT) && keepalived_ipc::child::parent_gone(parent) {
                         // Parent death: leave the kernel table for the next start to adopt.
                         warn!("parent gone (signal {s}); exiting, IPVS table left as it is");
                         return Ok(());
@@ -87,7 +90,7 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
                             return Err(format!("parent speaks IPC version {}", h.version));
                         }
                     }
-                    ParentToIpvs::Config(o) => {
+                    ParentToIpvs::Config(Json(o)) => {
                         objects.insert(o.key(), o);
                     }
                     ParentToIpvs::Remove(k) => {
@@ -99,9 +102,9 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
                             .map_err(|e| e.to_string())?;
                     }
                     ParentToIpvs::Start => info!("started"),
-                    ParentToIpvs::Ping(n) => {
-                        chan.send(&IpvsToParent::Pong(n)).map_err(|e| e.to_string())?
-                    }
+                    ParentToIpvs::Ping(n) => chan
+                        .send(&IpvsToParent::Pong(n))
+                        .map_err(|e| e.to_string())?,
                     ParentToIpvs::Health { seq: s, health: h } => {
                         if s != seq + 1 {
                             chan.send(&IpvsToParent::HealthGap { have: seq })
@@ -110,9 +113,15 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
                         seq = s;
                         health.insert(h.real_server.clone(), h);
                     }
-                    ParentToIpvs::HealthSnapshot { seq: s, health: all } => {
+                    ParentToIpvs::HealthSnapshot {
+                        seq: s,
+                        health: all,
+                    } => {
                         seq = s;
-                        health = all.into_iter().map(|h| (h.real_server.clone(), h)).collect();
+                        health = all
+                            .into_iter()
+                            .map(|h| (h.real_server.clone(), h))
+                            .collect();
                     }
                     ParentToIpvs::SyncDaemonState { instance, state } => {
                         info!("lvs_sync_daemon instance {instance} is {state:?}");

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(code) => return ExitCode::from(code),
     };
-    match run(started.socket) {
+    match run(started.socket, started.args.parent) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -63,7 +63,7 @@ struct Vrrp {
     exit: bool,
 }
 
-fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
+fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
     let chan = Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE])
@@ -74,7 +74,10 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
             IPC,
             Interest::READABLE,
         )
-        .and_then(|_| poll.registry().register(&mut signals, SIGNALS, Interest::READABLE))
+        .and_then(|_| {
+            poll.registry()
+                .register(&mut signals, SIGNALS, Interest::READABLE)
+        })
         .map_err(|e| e.to_string())?;
     let mut v = Vrrp {
         chan,
@@ -112,7 +115,9 @@ fn run(socket: std::os::unix::net::UnixStream) -> Result<(), String> {
                 IPC => v.on_ipc()?,
                 SIGNALS => {
                     for s in signals.pending() {
-                        if s == SIGTERM || s == SIGINT {
+                        if (s == SIGTERM || s == SIGINT)
+                            && keepalived_ipc::child::parent_gone(parent)
+                        {
                             // PDEATHSIG: the parent is gone (a clean stop comes as a message).
                             warn!("parent gone (signal {s}); stopping");
                             v.exit = true;
@@ -160,8 +165,9 @@ impl Vrrp {
                     return Err(format!("parent speaks IPC version {}", h.version));
                 }
             }
-            ParentToVrrp::Config(o) => {
-                self.objects.insert(keepalived_config::project::Keyed::key(&o), o);
+            ParentToVrrp::Config(Json(o)) => {
+                self.objects
+                    .insert(keepalived_config::project::Keyed::key(&o), o);
             }
             ParentToVrrp::Remove(k) => {
                 self.objects.remove(&k);
@@ -372,11 +378,7 @@ impl Vrrp {
                 (false, s) => s,
             };
             let first = !self.started || self.seq == 0;
-            if first
-                || state != cur.state
-                || prio != cur.priority
-                || counters != cur.trackers
-            {
+            if first || state != cur.state || prio != cur.priority || counters != cur.trackers {
                 let mut r = cur.clone();
                 r.priority = prio;
                 r.trackers = counters;
@@ -391,7 +393,10 @@ impl Vrrp {
             return;
         };
         if r.state != state {
-            info!("VRRP instance {name}: {:?} -> {state:?} ({reason})", r.state);
+            info!(
+                "VRRP instance {name}: {:?} -> {state:?} ({reason})",
+                r.state
+            );
         }
         r.state = state;
         if let Some(p) = prio {
@@ -449,7 +454,10 @@ impl Vrrp {
             DumpKind::Stats | DumpKind::StatsClear => {
                 let mut s = String::new();
                 for r in self.instances.values() {
-                    s.push_str(&format!("VRRP Instance: {}\n  Advertisements:\n    Received: 0\n    Sent: 0\n", r.name));
+                    s.push_str(&format!(
+                        "VRRP Instance: {}\n  Advertisements:\n    Received: 0\n    Sent: 0\n",
+                        r.name
+                    ));
                 }
                 s
             }

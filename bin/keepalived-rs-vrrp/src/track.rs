@@ -136,7 +136,11 @@ mod tests {
         // The instance's own `weight` in track_script overrides the script's.
         assert_eq!(effective(100, &[(&zero, Some(-30))]), (70, false));
         assert_eq!(effective(250, &[(&script(1, 1, 50), None)]), (254, false));
-        assert_eq!(effective(255, &[(&down, None)]), (255, false), "the owner stays 255");
+        assert_eq!(
+            effective(255, &[(&down, None)]),
+            (255, false),
+            "the owner stays 255"
+        );
         assert_eq!(effective(10, &[(&down, None)]), (1, false));
     }
 
@@ -148,6 +152,9 @@ mod tests {
         let mut u = script(3, 3, 0);
         u.resume(t.report());
         assert_eq!(u, t);
-        assert!(u.record(false), "the third failure after the resume flips it");
+        assert!(
+            u.record(false),
+            "the third failure after the resume flips it"
+        );
     }
 }

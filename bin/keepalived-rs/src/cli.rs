@@ -86,6 +86,66 @@ pub struct Cli {
     pub namespace: Option<String>,
 
     /// Do not respawn a child that dies: keepalived-rs stops instead.
+    /// Start every child process even when the configuration has nothing for it.
+    #[arg(long = "all")]
+    pub all: bool,
+
+    /// The IPVS writer's pidfile (default: in the runtime directory).
+    #[arg(long = "ipvs_pid", value_name = "FILE")]
+    pub ipvs_pid: Option<PathBuf>,
+
+    /// User (and group) of the VRRP process.
+    #[arg(
+        long = "vrrp-user",
+        value_name = "USER[:GROUP]",
+        default_value = "keepalived-rs-vrrp"
+    )]
+    pub vrrp_user: crate::daemon::UserSpec,
+
+    /// User (and group) of the health-checker process.
+    #[arg(
+        long = "check-user",
+        value_name = "USER[:GROUP]",
+        default_value = "keepalived-rs-check"
+    )]
+    pub check_user: crate::daemon::UserSpec,
+
+    /// User (and group) of the IPVS writer.
+    #[arg(
+        long = "ipvs-user",
+        value_name = "USER[:GROUP]",
+        default_value = "keepalived-rs-ipvs"
+    )]
+    pub ipvs_user: crate::daemon::UserSpec,
+
+    /// Directory holding the child executables (default: beside this program in a build
+    /// tree, else /usr/libexec/keepalived-rs).
+    #[arg(long = "libexec-dir", value_name = "DIR")]
+    pub libexec_dir: Option<PathBuf>,
+
+    /// Base of the runtime directories (pidfiles, dumps, control socket).
+    #[arg(
+        long = "runtime-dir",
+        value_name = "DIR",
+        default_value = "/run/keepalived-rs"
+    )]
+    pub runtime_dir: PathBuf,
+
+    /// Syslog socket.
+    #[arg(
+        long = "syslog-socket",
+        value_name = "PATH",
+        default_value = "/dev/log",
+        hide = true
+    )]
+    pub syslog_socket: PathBuf,
+
+    /// Each child tries, after dropping its privileges, what its role must not be able to
+    /// do (write a root-owned file; a raw socket; a TCP socket for the IPVS writer), logs
+    /// each result, and the daemon stops if any attempt succeeds.
+    #[arg(long = "verify-confinement")]
+    pub verify_confinement: bool,
+
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
 

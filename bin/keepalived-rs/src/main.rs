@@ -1,11 +1,10 @@
 //! keepalived-rs: the parent process and command-line tool.
 //!
-//! For now only the configuration commands exist (`-t`, `config ...`); the daemon arrives
-//! with the process, VRRP and IPVS work.
+//! Without a subcommand or `-t` it runs the daemon: the parent process, which starts and
+//! supervises the VRRP process, the health checker and the IPVS writer.
 
 mod cli;
 mod config_cmd;
-#[allow(dead_code)]
 mod daemon;
 mod system;
 
@@ -40,13 +39,55 @@ fn main() -> ExitCode {
         },
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
-            None => {
-                eprintln!(
-                    "keepalived-rs: the daemon is not built yet; only the configuration check works \
-                     (keepalived-rs -t -f FILE, or keepalived-rs config check -f FILE)"
-                );
-                ExitCode::from(config_cmd::EXIT_FAILURE)
-            }
+            None => daemon::run(daemon_options(&cli)),
         },
+    }
+}
+
+/// The daemon's options from the command line.
+fn daemon_options(cli: &Cli) -> daemon::Options {
+    let facility = match cli.log_facility {
+        Some(cli::Facility::Local(n)) => keepalived_sys::syslog::Facility::Local(n),
+        Some(cli::Facility::User) => keepalived_sys::syslog::Facility::User,
+        Some(cli::Facility::Daemon) | None => keepalived_sys::syslog::Facility::Daemon,
+    };
+    let config_file = std::path::absolute(&cli.use_file).unwrap_or(cli.use_file.clone());
+    daemon::Options {
+        config_file,
+        load: config_cmd::load_options(&cli.load),
+        only_vrrp: cli.vrrp,
+        only_check: cli.check,
+        all: cli.all,
+        dont_respawn: cli.dont_respawn,
+        release_vrrp: !cli.dont_release_vrrp,
+        release_ipvs: !cli.dont_release_ipvs,
+        foreground: cli.dont_fork,
+        log: daemon::logging::LogSettings {
+            facility,
+            syslog: !cli.no_syslog,
+            syslog_socket: cli.syslog_socket.clone(),
+            console: cli.log_console,
+            level: if cli.log_detail {
+                log::LevelFilter::Debug
+            } else {
+                log::LevelFilter::Info
+            },
+        },
+        pidfiles: [
+            cli.pid.clone(),
+            cli.vrrp_pid.clone(),
+            cli.checkers_pid.clone(),
+            cli.ipvs_pid.clone(),
+        ],
+        runtime_base: cli.runtime_dir.clone(),
+        namespace: cli.namespace.clone(),
+        users: [
+            cli.vrrp_user.clone(),
+            cli.check_user.clone(),
+            cli.ipvs_user.clone(),
+        ],
+        libexec: cli.libexec_dir.clone(),
+        verify_confinement: cli.verify_confinement,
+        umask: cli.umask,
     }
 }

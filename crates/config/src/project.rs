@@ -19,7 +19,7 @@ use crate::vrrp::{GarpGroup, SyncGroup, TrackFile, TrackProcess, VrrpInstance, V
 use crate::{Config, Script, addr};
 
 /// The processes that receive a projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Role {
     /// The VRRP process.
     Vrrp,

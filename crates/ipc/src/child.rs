@@ -188,7 +188,9 @@ pub fn startup(name: &str) -> Result<Started, u8> {
 /// Tries what this process must not be able to do; logs each result. False when any
 /// attempt succeeded.
 fn verify(name: &str, c: &keepalived_sys::confine::Confinement) -> bool {
-    use keepalived_sys::confine::{Capability, try_raw_socket, try_tcp_socket, try_write_root_file};
+    use keepalived_sys::confine::{
+        Capability, try_raw_socket, try_tcp_socket, try_write_root_file,
+    };
     let mut ok = true;
     let mut probe = |what: &str, r: std::io::Result<()>| match r {
         Ok(()) => {
@@ -197,10 +199,7 @@ fn verify(name: &str, c: &keepalived_sys::confine::Confinement) -> bool {
         }
         Err(e) => log::info!("confinement check: {what}: refused ({e})"),
     };
-    probe(
-        "open a root-owned file for writing",
-        try_write_root_file(),
-    );
+    probe("open a root-owned file for writing", try_write_root_file());
     if !c.caps.contains(&Capability::CAP_NET_RAW) {
         probe("open a raw socket", try_raw_socket());
     }
@@ -211,4 +210,12 @@ fn verify(name: &str, c: &keepalived_sys::confine::Confinement) -> bool {
         log::info!("confinement check of {name} passed");
     }
     ok
+}
+
+/// True when the process that spawned this child (`parent`, from its arguments) is no
+/// longer its parent: the parent died and the child was re-parented. A child stops on
+/// SIGTERM only then (PDEATHSIG); a SIGTERM sent to the whole process group while the
+/// parent lives is the parent's to handle, and the parent stops its children in order.
+pub fn parent_gone(parent: u32) -> bool {
+    u32::try_from(nix::unistd::getppid().as_raw()).ok() != Some(parent)
 }

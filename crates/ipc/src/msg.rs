@@ -5,6 +5,31 @@ use std::net::IpAddr;
 use keepalived_config::project::{CheckObject, IpvsObject, ObjectKey, VrrpObject};
 use serde::{Deserialize, Serialize};
 
+/// A configuration object carried as JSON inside the postcard frame.
+///
+/// The configuration model's serde form is made for people: it leaves out every value at
+/// its default (`skip_serializing_if`), which only a self-describing format can read back.
+/// postcard is not one, so configuration objects (sent once per load or reload) travel as a
+/// JSON string; every other message is plain postcard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> Serialize for Json<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(&self.0).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Json<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text)
+            .map(Json)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The first message in each direction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
@@ -203,7 +228,7 @@ pub enum ParentToVrrp {
     /// The parent's hello (after the child's).
     Hello(Hello),
     /// One object of the projection (new or changed).
-    Config(VrrpObject),
+    Config(Json<VrrpObject>),
     /// An object that disappeared on reload.
     Remove(ObjectKey),
     /// The end of a configuration (first load or reload).
@@ -315,7 +340,7 @@ pub enum ParentToCheck {
     /// The parent's hello.
     Hello(Hello),
     /// One object of the projection.
-    Config(CheckObject),
+    Config(Json<CheckObject>),
     /// An object that disappeared on reload.
     Remove(ObjectKey),
     /// The end of a configuration.
@@ -395,7 +420,7 @@ pub enum ParentToIpvs {
     /// The parent's hello.
     Hello(Hello),
     /// One object of the projection.
-    Config(IpvsObject),
+    Config(Json<IpvsObject>),
     /// An object that disappeared on reload.
     Remove(ObjectKey),
     /// The end of a configuration.
@@ -509,12 +534,42 @@ mod tests {
     }
 
     #[test]
+    fn configuration_objects_with_defaults_left_out_cross_the_wire() {
+        // The model leaves defaults out of its serde form; postcard alone cannot read that.
+        let l = keepalived_config::load_str(
+            "t.conf",
+            "global_defs { vrrp_garp_master_delay 3 }\n\
+             vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n \
+             virtual_ipaddress { 192.0.2.10/24 }\n}\n",
+            &keepalived_config::LoadOptions::default(),
+        );
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let objs = keepalived_config::project::vrrp_objects(&l.config);
+        let mut r = FrameReader::new();
+        for o in &objs {
+            r.push(&encode(&ParentToVrrp::Config(Json(o.clone()))).unwrap())
+                .unwrap();
+        }
+        for o in objs {
+            assert_eq!(
+                r.take::<ParentToVrrp>().unwrap(),
+                Some(ParentToVrrp::Config(Json(o)))
+            );
+        }
+    }
+
+    #[test]
     fn a_message_of_one_direction_does_not_pass_as_another() {
         // A child that sends the parent's own message type gets a protocol error, not a
         // silently misread value: the variants differ in shape.
         let mut r = FrameReader::new();
-        r.push(&encode(&ParentToVrrp::Config(VrrpObject::Statics(Box::default()))).unwrap())
-            .unwrap();
+        r.push(
+            &encode(&ParentToVrrp::Config(Json(VrrpObject::Statics(
+                Box::default(),
+            ))))
+            .unwrap(),
+        )
+        .unwrap();
         assert!(r.take::<VrrpToParent>().is_err());
     }
 }

@@ -173,7 +173,7 @@ impl Link {
                     c.send(&ParentToVrrp::Remove(k))?;
                 }
                 for o in d.changed {
-                    c.send(&ParentToVrrp::Config(o))?;
+                    c.send(&ParentToVrrp::Config(Json(o)))?;
                 }
                 c.send(&ParentToVrrp::ConfigDone(generation))
             }
@@ -186,7 +186,7 @@ impl Link {
                     c.send(&ParentToCheck::Remove(k))?;
                 }
                 for o in d.changed {
-                    c.send(&ParentToCheck::Config(o))?;
+                    c.send(&ParentToCheck::Config(Json(o)))?;
                 }
                 c.send(&ParentToCheck::ConfigDone(generation))
             }
@@ -199,7 +199,7 @@ impl Link {
                     c.send(&ParentToIpvs::Remove(k))?;
                 }
                 for o in d.changed {
-                    c.send(&ParentToIpvs::Config(o))?;
+                    c.send(&ParentToIpvs::Config(Json(o)))?;
                 }
                 c.send(&ParentToIpvs::ConfigDone(generation))
             }
@@ -326,11 +326,13 @@ pub struct Running {
     pub next_ping: Instant,
     /// Sent `Shutdown` at this time (for the stop deadline).
     pub stop_sent: Option<Instant>,
+    /// The channel reached end of file: the process is exiting (SIGCHLD follows).
+    pub closed: bool,
 }
 
 impl Running {
     /// Reads the log pipe; returns complete lines.
-    pub fn read_log(&mut self) -> Vec<(keepalived_sys::syslog::Severity, String)> {
+    pub fn read_log(&mut self) -> Vec<keepalived_sys::logpipe::LogLine> {
         let mut out = Vec::new();
         let mut buf = [0u8; 8192];
         for _ in 0..16 {

@@ -43,6 +43,9 @@ const EXIT_PERMISSION: u8 = 4;
 const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long the parent waits for children's dumps.
 const DUMP_DEADLINE: Duration = Duration::from_secs(2);
+/// How long a notify script may run. keepalived gives them no limit, but here a hung notify
+/// script would hold back every later notify of its object.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Scripts that may run at once.
 const MAX_SCRIPTS: usize = 32;
 
@@ -235,14 +238,18 @@ pub fn caps_for(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capabi
                     .flat_map(|vs| vs.real_servers.iter())
                     .flat_map(|rs| rs.checkers.iter())
             };
-            let ping = checkers().any(|c| matches!(c, keepalived_config::lvs::Checker::PingCheck(_)));
+            let ping =
+                checkers().any(|c| matches!(c, keepalived_config::lvs::Checker::PingCheck(_)));
             if ping && !ping_sockets_allowed(check_gid) {
                 v.push(CAP_NET_RAW);
             }
-            if checkers().any(|c| c.connection().fwmark.is_some()) {
+            if checkers().any(|c| c.connection().is_some_and(|c| c.fwmark.is_some())) {
                 v.push(CAP_NET_ADMIN);
             }
-            if checkers().any(|c| c.connection().bind_port.is_some_and(|p| p < 1024)) {
+            if checkers().any(|c| {
+                c.connection()
+                    .is_some_and(|c| c.bind_port.is_some_and(|p| p < 1024))
+            }) {
                 v.push(CAP_NET_BIND_SERVICE);
             }
             v
@@ -449,9 +456,7 @@ impl Parent {
                 error!("cannot watch signals: {e}");
                 EXIT_FATAL
             })?;
-        let watchdog = notifier
-            .watchdog_interval()
-            .map(|d| (d, Instant::now()));
+        let watchdog = notifier.watchdog_interval().map(|d| (d, Instant::now()));
         Ok(Parent {
             opts,
             config,
@@ -488,17 +493,15 @@ impl Parent {
             self.opts.config_file.display()
         );
         if let Some(s) = self.config.global_defs.startup_script.clone() {
-            let timeout = self
-                .config
-                .global_defs
-                .startup_script_timeout
-                .map(|t| Duration::from_micros(t.micros()))
-                .unwrap_or(Duration::from_secs(10));
+            let timeout = self.config.global_defs.startup_script_timeout;
+            let timeout = Duration::from_secs(u64::from(timeout));
             self.run_blocking_script("startup_script", &s, timeout);
         }
         let needed = roles_needed(&self.config, &self.opts);
         if needed.is_empty() {
-            warn!("keepalived-rs has no configuration to run (no vrrp_instance, no virtual_server)");
+            warn!(
+                "keepalived-rs has no configuration to run (no vrrp_instance, no virtual_server)"
+            );
         }
         if let Err(code) = self.prepare_children(&needed) {
             return code;
@@ -647,7 +650,10 @@ impl Parent {
             Err(e) => {
                 error!("cannot start {name}: {e}");
                 if let Some(c) = self.child_mut(role) {
-                    let delay = c.backoff.on_death(Duration::ZERO).max(Duration::from_secs(1));
+                    let delay = c
+                        .backoff
+                        .on_death(Duration::ZERO)
+                        .max(Duration::from_secs(1));
                     c.respawn_at = Some(now + delay);
                 }
                 return;
@@ -692,7 +698,7 @@ impl Parent {
             pid,
             link,
             log,
-            lines: Default::default(),
+            lines: keepalived_sys::logpipe::LineSplitter::new(Severity::Info),
             started: now,
             stage: Stage::AwaitHello,
             acked: 0,
@@ -700,6 +706,7 @@ impl Parent {
             ping_out: None,
             next_ping: now + c.heartbeat.0,
             stop_sent: None,
+            closed: false,
         });
     }
 
@@ -729,6 +736,12 @@ impl Parent {
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { break };
+            if self.broker.is_script(pid) {
+                if let Some(f) = self.broker.on_child_exit(now, status) {
+                    self.on_script_finished(f);
+                }
+                continue;
+            }
             if let Some(f) = self.broker.on_child_exit(now, status) {
                 self.on_script_finished(f);
                 continue;
@@ -754,8 +767,8 @@ impl Parent {
             return;
         };
         let name = c.name();
-        for (sev, line) in proc.read_log() {
-            logging::emit(&name, proc.pid.as_raw() as u32, sev, &line);
+        for l in proc.read_log() {
+            logging::emit(&name, proc.pid.as_raw() as u32, l.severity, &l.text);
         }
         let reg = self.poll.registry();
         let _ = reg.deregister(&mut SourceFd(&proc.link.stream().as_raw_fd()));
@@ -828,8 +841,21 @@ impl Parent {
             return;
         };
         let pid = p.pid.as_raw() as u32;
-        for (sev, line) in p.read_log() {
-            logging::emit(&name, pid, sev, &line);
+        for l in p.read_log() {
+            logging::emit(&name, pid, l.severity, &l.text);
+        }
+    }
+
+    /// The child closed its channel: it is exiting, and SIGCHLD follows. Stop watching the
+    /// socket (the log pipe stays, for its last words).
+    fn channel_closed(&mut self, role: Role) {
+        let Some(p) = self.child_mut(role).and_then(|c| c.proc.as_mut()) else {
+            return;
+        };
+        if !p.closed {
+            p.closed = true;
+            let fd = p.link.stream().as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
         }
     }
 
@@ -853,11 +879,21 @@ impl Parent {
         let Some(p) = c.proc.as_mut() else {
             return;
         };
+        if p.closed {
+            return;
+        }
         if writable {
-            if let Err(e) = p.link.flush() {
-                let why = format!("channel failed: {e}");
-                self.kill_child(role, &why);
-                return;
+            match p.link.flush() {
+                Ok(_) => {}
+                Err(keepalived_ipc::ChannelError::Closed) => {
+                    self.channel_closed(role);
+                    return;
+                }
+                Err(e) => {
+                    let why = format!("channel failed: {e}");
+                    self.kill_child(role, &why);
+                    return;
+                }
             }
         }
         if p.stage == Stage::Stopping && p.stop_sent.is_none() {
@@ -866,9 +902,7 @@ impl Parent {
         let msgs = match p.link.receive() {
             Ok(m) => m,
             Err(keepalived_ipc::ChannelError::Closed) => {
-                // It is exiting; SIGCHLD follows. Stop watching its socket.
-                let fd = p.link.stream().as_raw_fd();
-                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+                self.channel_closed(role);
                 return;
             }
             Err(e) => {
@@ -918,7 +952,9 @@ impl Parent {
                 if c.started_once {
                     let resume = match role {
                         Role::Vrrp => p.link.vrrp().map(|ch| {
-                            ch.send(&ParentToVrrp::Resume(c.instances.values().cloned().collect()))
+                            ch.send(&ParentToVrrp::Resume(
+                                c.instances.values().cloned().collect(),
+                            ))
                         }),
                         Role::Check => p.link.check().map(|ch| {
                             ch.send(&ParentToCheck::Resume(c.health.values().cloned().collect()))
@@ -928,7 +964,10 @@ impl Parent {
                     if let Some(Err(e)) = resume {
                         return Err(e.to_string());
                     }
-                    info!("{name} (pid {}) resumed from its last reported state", p.pid);
+                    info!(
+                        "{name} (pid {}) resumed from its last reported state",
+                        p.pid
+                    );
                 }
                 p.link.start().map_err(|e| e.to_string())?;
                 p.stage = Stage::Running;
@@ -1011,7 +1050,13 @@ impl Parent {
             "VRRP instance {} is now {:?} (priority {}): {}",
             r.name, r.state, r.priority, r.reason
         );
-        let Some(inst) = self.config.vrrp_instances.iter().find(|i| i.name == r.name) else {
+        let Some(inst) = self
+            .config
+            .vrrp_instances
+            .iter()
+            .find(|i| i.name == r.name)
+            .cloned()
+        else {
             return;
         };
         let specific = match r.state {
@@ -1075,10 +1120,17 @@ impl Parent {
                 self.send_health_snapshot();
             }
             IpvsToParent::Quorum { virtual_server, up } => {
-                let vs = self.config.virtual_servers.iter().find(|v| {
-                    keepalived_config::project::virtual_server_key(v) == virtual_server
+                let vs =
+                    self.config.virtual_servers.iter().find(|v| {
+                        keepalived_config::project::virtual_server_key(v) == virtual_server
+                    });
+                let script = vs.and_then(|v| {
+                    if up {
+                        v.quorum_up.clone()
+                    } else {
+                        v.quorum_down.clone()
+                    }
                 });
-                let script = vs.and_then(|v| if up { v.quorum_up.clone() } else { v.quorum_down.clone() });
                 if let Some(s) = script {
                     self.notify(&format!("virtual_server {virtual_server}"), &s, &[]);
                 }
@@ -1119,7 +1171,11 @@ impl Parent {
                 .and_then(|s| {
                     let t = s.timeout.unwrap_or(s.interval);
                     s.script.clone().map(|sc| {
-                        (sc, Duration::from_micros(t.micros()), format!("vrrp_script {name}"))
+                        (
+                            sc,
+                            Duration::from_micros(t.micros()),
+                            format!("vrrp_script {name}"),
+                        )
                     })
                 }),
             (
@@ -1159,21 +1215,25 @@ impl Parent {
                     super::broker::Admission::Accepted => {
                         self.jobs.insert(id, JobOrigin::Request(role, r.id));
                     }
-                    other => self.answer_script(
-                        role,
-                        r.id,
-                        ScriptOutcome::Refused(format!("{other:?}")),
-                    ),
+                    other => {
+                        self.answer_script(role, r.id, ScriptOutcome::Refused(format!("{other:?}")))
+                    }
                 }
             }
             Err(e) => self.answer_script(role, r.id, ScriptOutcome::Failed(e)),
         }
     }
 
-    fn find_misc_check(&self, rs: &RealServerId, checker: u16) -> Option<(Script, Duration, String)> {
-        let vs = self.config.virtual_servers.iter().find(|v| {
-            keepalived_config::project::virtual_server_key(v) == rs.virtual_server
-        })?;
+    fn find_misc_check(
+        &self,
+        rs: &RealServerId,
+        checker: u16,
+    ) -> Option<(Script, Duration, String)> {
+        let vs = self
+            .config
+            .virtual_servers
+            .iter()
+            .find(|v| keepalived_config::project::virtual_server_key(v) == rs.virtual_server)?;
         let real = vs
             .real_servers
             .iter()
@@ -1187,7 +1247,10 @@ impl Parent {
                 Some((
                     m.misc_path.clone()?,
                     timeout,
-                    format!("MISC_CHECK {} {}:{} #{checker}", rs.virtual_server, rs.ip, rs.port),
+                    format!(
+                        "MISC_CHECK {} {}:{} #{checker}",
+                        rs.virtual_server, rs.ip, rs.port
+                    ),
                 ))
             }
             _ => None,
@@ -1220,7 +1283,9 @@ impl Parent {
             group,
         })?;
         let supplementary = g.set_supplementary_groups
-            || g.script_user.as_ref().is_some_and(|su| su.supplementary_groups);
+            || g.script_user
+                .as_ref()
+                .is_some_and(|su| su.supplementary_groups);
         let groups = if supplementary {
             std::ffi::CString::new(user)
                 .ok()
@@ -1252,9 +1317,7 @@ impl Parent {
                     id,
                     key: OrderKey::new(key),
                     command: cmd,
-                    timeout: Duration::from_secs(
-                        self.config.global_defs.script_timeout_secs().unwrap_or(30),
-                    ),
+                    timeout: NOTIFY_TIMEOUT,
                     kind: JobKind::Notify,
                 };
                 let _ = self.broker.submit(Instant::now(), job);
@@ -1393,7 +1456,10 @@ impl Parent {
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
         ));
-        s.push_str(&format!(" Runtime directory = {}\n", self.paths.dir.display()));
+        s.push_str(&format!(
+            " Runtime directory = {}\n",
+            self.paths.dir.display()
+        ));
         for c in &self.children {
             s.push_str(&format!(
                 " Process {} pid = {} uid = {} gid = {} capabilities = [{}] restarts = {} last exit = {}\n",
@@ -1436,7 +1502,9 @@ impl Parent {
             Ok(l) => l,
             Err(_) => {
                 error!("reload failed: the running configuration is unchanged");
-                let _ = self.notifier.status("reload failed: configuration errors, see the log");
+                let _ = self
+                    .notifier
+                    .status("reload failed: configuration errors, see the log");
                 let _ = self.notifier.ready();
                 return;
             }
@@ -1468,9 +1536,10 @@ impl Parent {
                 continue;
             };
             c.heartbeat = heartbeat;
+            let name = c.name();
             if !needed.contains(&role) {
                 if let Some(p) = c.proc.as_mut() {
-                    info!("{} is no longer needed; stopping it", c.name());
+                    info!("{name} is no longer needed; stopping it");
                     let _ = p.link.shutdown(Shutdown { release: true });
                     p.stage = Stage::Stopping;
                     p.stop_sent = Some(Instant::now());
@@ -1481,8 +1550,7 @@ impl Parent {
                 c.caps = new_caps;
                 if let Some(p) = c.proc.as_mut() {
                     info!(
-                        "{} needs capabilities [{}] now; respawning it",
-                        c.name(),
+                        "{name} needs capabilities [{}] now; respawning it",
                         keepalived_sys::confine::caps_arg(&c.caps)
                     );
                     let _ = kill(p.pid, Signal::SIGKILL);
@@ -1510,7 +1578,8 @@ impl Parent {
                 }
             }
         }
-        self.children.retain(|c| needed.contains(&c.role) || c.proc.is_some());
+        self.children
+            .retain(|c| needed.contains(&c.role) || c.proc.is_some());
         self.check_reload_done();
     }
 
@@ -1661,10 +1730,7 @@ impl Parent {
                             if now - at > c.heartbeat.1 {
                                 to_kill.push((
                                     c.role,
-                                    format!(
-                                        "heartbeat {seq} unanswered for {:?}",
-                                        c.heartbeat.1
-                                    ),
+                                    format!("heartbeat {seq} unanswered for {:?}", c.heartbeat.1),
                                 ));
                             }
                         } else if now >= p.next_ping {
@@ -1676,7 +1742,9 @@ impl Parent {
                         }
                     }
                     Stage::Stopping => {
-                        if p.stop_sent.is_some_and(|t| now - t > Duration::from_secs(10)) {
+                        if p.stop_sent
+                            .is_some_and(|t| now - t > Duration::from_secs(10))
+                        {
                             to_kill.push((c.role, "did not stop within 10 s".to_string()));
                         }
                     }
@@ -1707,10 +1775,10 @@ impl Parent {
                         Some((_, at)) => d.push(at + c.heartbeat.1),
                         None => d.push(p.next_ping),
                     },
-                    Stage::AwaitHello | Stage::AwaitAck(_) => d.push(p.started + HANDSHAKE_DEADLINE),
-                    Stage::Stopping => {
-                        d.extend(p.stop_sent.map(|t| t + Duration::from_secs(10)))
+                    Stage::AwaitHello | Stage::AwaitAck(_) => {
+                        d.push(p.started + HANDSHAKE_DEADLINE)
                     }
+                    Stage::Stopping => d.extend(p.stop_sent.map(|t| t + Duration::from_secs(10))),
                 }
             }
         }
@@ -1721,14 +1789,20 @@ impl Parent {
 
     fn flush_all(&mut self) {
         let mut failed = Vec::new();
+        let mut closed = Vec::new();
         for c in &mut self.children {
-            if let Some(p) = c.proc.as_mut() {
+            if let Some(p) = c.proc.as_mut().filter(|p| !p.closed) {
                 if p.link.wants_write() {
-                    if let Err(e) = p.link.flush() {
-                        failed.push((c.role, format!("channel failed: {e}")));
+                    match p.link.flush() {
+                        Ok(_) => {}
+                        Err(keepalived_ipc::ChannelError::Closed) => closed.push(c.role),
+                        Err(e) => failed.push((c.role, format!("channel failed: {e}"))),
                     }
                 }
             }
+        }
+        for role in closed {
+            self.channel_closed(role);
         }
         for (role, why) in failed {
             self.kill_child(role, &why);
@@ -1782,12 +1856,8 @@ impl Parent {
                 let _ = f;
             }
             if let Some(s) = self.config.global_defs.shutdown_script.clone() {
-                let timeout = self
-                    .config
-                    .global_defs
-                    .shutdown_script_timeout
-                    .map(|t| Duration::from_micros(t.micros()))
-                    .unwrap_or(Duration::from_secs(10));
+                let timeout = self.config.global_defs.shutdown_script_timeout;
+                let timeout = Duration::from_secs(u64::from(timeout));
                 self.run_blocking_script("shutdown_script", &s, timeout);
             }
         }

@@ -92,7 +92,10 @@ mod tests {
         assert_eq!(heartbeat(Some(ms(1000))), (ms(500), ms(2000)));
         assert_eq!(heartbeat(Some(ms(100))), (ms(50), ms(500)));
         assert_eq!(heartbeat(Some(ms(10))), (ms(50), ms(500)));
-        assert_eq!(heartbeat(Some(Duration::from_secs(60))), (ms(1000), ms(10000)));
+        assert_eq!(
+            heartbeat(Some(Duration::from_secs(60))),
+            (ms(1000), ms(10000))
+        );
         assert_eq!(heartbeat(None), (ms(1000), ms(4000)));
     }
 }

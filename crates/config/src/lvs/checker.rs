@@ -90,6 +90,20 @@ pub enum Checker {
 }
 
 impl Checker {
+    /// The connection settings of a network checker (`None` for MISC_CHECK and FILE_CHECK,
+    /// which open no connection).
+    pub fn connection(&self) -> Option<Connection> {
+        match self {
+            Checker::TcpCheck(c) => Some(c.connection()),
+            Checker::HttpGet(c) | Checker::SslGet(c) => Some(c.connection()),
+            Checker::SmtpCheck(c) => Some(c.connection()),
+            Checker::DnsCheck(c) => Some(c.connection()),
+            Checker::UdpCheck(c) => Some(c.connection()),
+            Checker::PingCheck(c) => Some(c.connection()),
+            Checker::MiscCheck(_) | Checker::FileCheck(_) => None,
+        }
+    }
+
     /// The block's keyword.
     pub fn kind(&self) -> &'static str {
         match self {
