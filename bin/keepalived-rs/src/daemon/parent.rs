@@ -1058,8 +1058,25 @@ impl Parent {
 
     /// Notify scripts, FIFO lines and alerts for one VRRP event, in order per instance.
     fn on_vrrp_event(&mut self, event: &VrrpEvent, previous: Option<&InstanceReport>) {
-        let VrrpEvent::Instance(r) = event else {
-            return;
+        let r = match event {
+            VrrpEvent::Instance(r) => r,
+            VrrpEvent::Group(g) => {
+                self.on_group_event(g);
+                return;
+            }
+            VrrpEvent::MasterRxLowerPri { instance, from } => {
+                info!("VRRP instance {instance}: lower-priority advert from {from} while MASTER");
+                let script = self
+                    .config
+                    .vrrp_instances
+                    .iter()
+                    .find(|i| &i.name == instance)
+                    .and_then(|i| i.notify_master_rx_lower_pri.clone());
+                if let Some(s) = script {
+                    self.notify(&format!("vrrp_instance {instance}"), &s, &[]);
+                }
+                return;
+            }
         };
         if r.phase != Phase::Done || previous.is_some_and(|p| p.state == r.state) {
             return;
@@ -1124,6 +1141,66 @@ impl Parent {
         }
     }
 
+    /// A sync group's transition: its notify scripts, FIFO line and alert.
+    fn on_group_event(&mut self, g: &GroupReport) {
+        let Some(group) = self
+            .config
+            .vrrp_sync_groups
+            .iter()
+            .find(|x| x.name == g.name)
+            .cloned()
+        else {
+            return;
+        };
+        info!("VRRP sync group {} is now {:?}", g.name, g.state);
+        let key = format!("vrrp_sync_group {}", g.name);
+        let specific = match g.state {
+            VrrpState::Master => group.notify_master.clone(),
+            VrrpState::Backup => group.notify_backup.clone(),
+            VrrpState::Fault => group.notify_fault.clone(),
+            VrrpState::Stop => group.notify_stop.clone(),
+            VrrpState::Init => None,
+        };
+        if let Some(s) = specific {
+            self.notify(&key, &s, &[]);
+        }
+        let state = state_word(g.state);
+        if let Some(s) = group.notify.clone() {
+            self.notify(&key, &s, &["GROUP", &g.name, state, "0"]);
+        }
+        use super::fifo::{FifoObject, FifoState, vrrp_line};
+        let fs = match g.state {
+            VrrpState::Master => Some(FifoState::Master),
+            VrrpState::Backup => Some(FifoState::Backup),
+            VrrpState::Fault => Some(FifoState::Fault),
+            VrrpState::Stop => Some(FifoState::Stop),
+            VrrpState::Init => None,
+        };
+        if let Some(fs) = fs {
+            let line = vrrp_line(FifoObject::Group, &g.name, fs, 0);
+            self.fifo_write(Role::Vrrp, &line);
+        }
+        let gd = &self.config.global_defs;
+        let wanted = group
+            .smtp_alert
+            .or(gd.smtp_alert_vrrp)
+            .or(gd.smtp_alert)
+            .unwrap_or(false);
+        let st = match g.state {
+            VrrpState::Master => Some(keepalived_check::smtp_alert::GroupState::Master),
+            VrrpState::Backup => Some(keepalived_check::smtp_alert::GroupState::Backup),
+            VrrpState::Fault if !gd.no_email_faults => {
+                Some(keepalived_check::smtp_alert::GroupState::Fault)
+            }
+            VrrpState::Stop => Some(keepalived_check::smtp_alert::GroupState::Stop),
+            _ => None,
+        };
+        if let (true, Some(st)) = (wanted, st) {
+            let name = g.name.clone();
+            self.alert(|s| keepalived_check::smtp_alert::Alert::sync_group(s, &name, st));
+        }
+    }
+
     fn on_check(&mut self, m: CheckToParent) {
         match m {
             CheckToParent::Health { seq, health } => {
@@ -1132,11 +1209,14 @@ impl Parent {
                 };
                 let gap = seq != c.seq + 1;
                 c.seq = seq;
-                c.health.insert(health.real_server.clone(), health.clone());
+                let previous = c.health.insert(health.real_server.clone(), health.clone());
                 if gap {
                     if let Some(ch) = c.proc.as_mut().and_then(|p| p.link.check()) {
                         let _ = ch.send(&ParentToCheck::SendSnapshot);
                     }
+                }
+                if previous.as_ref().is_none_or(|p| p.up != health.up) {
+                    self.on_real_server_transition(&health);
                 }
                 self.forward_ipvs(ParentToIpvs::Health { seq, health });
             }
@@ -1155,6 +1235,90 @@ impl Parent {
                 Some(e) => warn!("alert {id} not sent: {e}"),
             },
             other => warn!("unexpected message from the checker: {other:?}"),
+        }
+    }
+
+    /// notify_up / notify_down, the LVS FIFO line and the alert for a real server that
+    /// changed health, in order per real server.
+    fn on_real_server_transition(&mut self, h: &Health) {
+        let rs_id = &h.real_server;
+        info!(
+            "real server {}:{} of {} is {}: {}",
+            rs_id.ip,
+            rs_id.port,
+            rs_id.virtual_server,
+            if h.up { "UP" } else { "DOWN" },
+            h.reason
+        );
+        let Some(vs) = self
+            .config
+            .virtual_servers
+            .iter()
+            .find(|v| keepalived_config::project::virtual_server_key(v) == rs_id.virtual_server)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(rs) = vs
+            .real_servers
+            .iter()
+            .find(|r| r.ip == rs_id.ip && r.port.unwrap_or(0) == rs_id.port)
+            .cloned()
+        else {
+            return;
+        };
+        let key = format!(
+            "real_server {}:{} of {}",
+            rs_id.ip, rs_id.port, rs_id.virtual_server
+        );
+        let script = if h.up {
+            rs.notify_up.clone()
+        } else {
+            rs.notify_down.clone()
+        };
+        if let Some(s) = script {
+            self.notify(&key, &s, &[]);
+        }
+        let addr = std::net::SocketAddr::new(rs_id.ip, rs_id.port);
+        let vs_name = match (vs.fwmark, vs.group.as_deref(), vs.ip) {
+            (Some(m), _, _) => super::fifo::VirtualServerName::Fwmark(m),
+            (None, Some(g), _) => super::fifo::VirtualServerName::Group(g),
+            (None, None, Some(ip)) => super::fifo::VirtualServerName::Address(
+                std::net::SocketAddr::new(ip, vs.port.unwrap_or(0)),
+            ),
+            (None, None, None) => return,
+        };
+        let line = super::fifo::lvs_line(&vs_name, vs.protocol, Some(addr), h.up);
+        self.fifo_write(Role::Check, &line);
+        let g = &self.config.global_defs;
+        let wanted = rs
+            .extra
+            .as_ref()
+            .and_then(|x| x.smtp_alert)
+            .or(vs.smtp_alert)
+            .or(g.smtp_alert_checker)
+            .or(g.smtp_alert)
+            .unwrap_or(false);
+        if wanted && !g.no_checker_emails {
+            use keepalived_check::smtp_alert::{ServiceType, VirtualServerKind, VirtualServerRef};
+            let kind = match vs_name {
+                super::fifo::VirtualServerName::Fwmark(m) => VirtualServerKind::Fwmark(m),
+                super::fifo::VirtualServerName::Group(g) => VirtualServerKind::Group {
+                    name: g.to_string(),
+                    port: vs.port.unwrap_or(0),
+                },
+                super::fifo::VirtualServerName::Address(a) => VirtualServerKind::Address(a),
+            };
+            let protocol = vs.protocol.map(|p| match p {
+                keepalived_config::lvs::Protocol::Udp => ServiceType::Udp,
+                keepalived_config::lvs::Protocol::Sctp => ServiceType::Sctp,
+                _ => ServiceType::Tcp,
+            });
+            let vsr = VirtualServerRef { kind, protocol };
+            let (up, reason) = (h.up, h.reason.clone());
+            self.alert(|s| {
+                keepalived_check::smtp_alert::Alert::real_server(s, &vsr, addr, up, &reason)
+            });
         }
     }
 
