@@ -139,6 +139,8 @@ pub struct Options {
     pub verify_confinement: bool,
     /// `-u`: the umask.
     pub umask: Option<u32>,
+    /// `-d`: log the configuration as understood (JSON) at start and after each reload.
+    pub dump_conf: bool,
 }
 
 /// The directory of installed child executables.
@@ -182,6 +184,12 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
             error!("{d}");
         } else {
             warn!("{d}");
+        }
+    }
+    if loaded.is_ok() && opts.dump_conf {
+        match serde_json::to_string_pretty(&loaded.config) {
+            Ok(text) => text.lines().for_each(|l| info!("config: {l}")),
+            Err(e) => warn!("cannot dump the configuration: {e}"),
         }
     }
     if !loaded.is_ok() {
