@@ -11,10 +11,12 @@
 //! Modules: [`packet`] (codec), [`error`] (drops and errors), [`config`] (an instance's
 //! settings as plain values), [`priority`] (trackers, effective priority), [`timer`]
 //! (Skew_Time, Master_Down_Interval), [`time`] (the time value), [`instance`] (state and
-//! state machine), [`sync`] (sync groups).
+//! state machine), [`sync`] (sync groups). [`InstanceConfig::from_config`] bridges from
+//! the parsed keepalived.conf.
 
 pub mod config;
 pub mod error;
+mod from_config;
 pub mod instance;
 pub mod packet;
 pub mod priority;
