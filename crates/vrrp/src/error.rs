@@ -255,7 +255,7 @@ pub enum EncodeError {
 }
 
 /// An instance configuration that cannot run (the fixable problems are
-/// [`crate::instance::Fixup`]s).
+/// [`crate::config::Fixup`]s).
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum ConfigError {
     /// VRID 0.

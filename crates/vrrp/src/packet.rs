@@ -6,21 +6,7 @@
 //! socket (which delivers the header); IPv6 raw sockets deliver the payload alone, with the
 //! hop limit and the destination in ancillary data.
 //!
-//! ```text
-//!  0                   1                   2                   3
-//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! |Version| Type  | Virtual Rtr ID|   Priority    | Count IPvX Addr|
-//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! | v2: Auth Type | v2: Adver Int |          Checksum              |
-//! | v3: (rsvd)| Max Adver Int (cs)|                                |
-//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! |          Count × IPv4 (4 bytes) or IPv6 (16 bytes) address     |
-//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! | v2 over IPv4 only: Authentication Data (8 bytes, PASS password |
-//! | zero padded; all zero without authentication)                  |
-//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-//! ```
+//! The message layout is drawn above [`Advert`].
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -226,7 +212,23 @@ impl AdvertInterval {
     }
 }
 
-/// A decoded (or to be encoded) VRRP advertisement.
+/// A decoded (or to be encoded) VRRP advertisement (RFC 9568 5.2, RFC 3768 5.3):
+///
+/// ```text
+///  0                   1                   2                   3
+///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |Version| Type  | Virtual Rtr ID|   Priority    | Count IPvX Addr|
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// | v2: Auth Type | v2: Adver Int |          Checksum              |
+/// | v3: (rsvd)| Max Adver Int (cs)|                                |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |          Count × IPv4 (4 bytes) or IPv6 (16 bytes) address     |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// | v2 over IPv4 only: Authentication Data (8 bytes, PASS password |
+/// | zero padded; all zero without authentication)                  |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// ```
 ///
 /// The Count IPvX Addr field is not stored: it is always `addrs.len()` ([`Advert::count`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
