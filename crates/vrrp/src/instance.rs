@@ -1027,8 +1027,9 @@ impl Instance {
                 }
                 // keepalived vrrp_set_effective_priority: a backup's running down timer
                 // moves by the change of Master_Down_Interval.
+                // A deadline that moves into the past expires now.
                 if self.state == State::Backup && self.deadline(TimerKind::MasterDown).is_some() {
-                    let at = self.down_base + self.down_duration(self.down_kind);
+                    let at = (self.down_base + self.down_duration(self.down_kind)).max(now);
                     self.set_timer(TimerKind::MasterDown, at, out);
                 }
             }

@@ -986,3 +986,22 @@ fn resume_init_is_a_start() {
         vec![(State::Init, State::Backup, Reason::Startup)]
     );
 }
+
+// keepalived vrrp_set_effective_priority moves a backup's deadline by the change of
+// Master_Down_Interval; a deadline that would move into the past expires now.
+#[test]
+fn priority_rise_past_deadline_expires_now() {
+    let mut i = started(v2(1), Time::ZERO);
+    // 3 s + 255/256 s.
+    assert_eq!(i.deadline(TimerKind::MasterDown), Some(us(3_996_093)));
+    let now = us(3_070_313);
+    let a = i.handle(now, Event::PriorityChanged(238));
+    // 3 s + 18/256 s = 3.0703125 s is already past.
+    assert_eq!(
+        a,
+        vec![Action::ArmTimer {
+            timer: TimerKind::MasterDown,
+            at: now
+        }]
+    );
+}
