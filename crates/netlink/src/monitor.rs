@@ -153,6 +153,12 @@ impl Monitor {
         self.sock.recv_buffer()
     }
 
+    /// Changes the receive buffer, e.g. grows it after an [`MonitorError::Overrun`], as
+    /// [`Monitor::open`] sets it; returns the size granted.
+    pub fn set_recv_buffer(&self, rcvbuf: usize) -> Result<usize, Error> {
+        self.sock.set_recv_buffer(rcvbuf)
+    }
+
     /// Replaces the link table with a dump ([`crate::Rtnl::links`]): call it after
     /// opening and after each [`MonitorError`], so that notifications become transitions
     /// relative to what the dump saw.
