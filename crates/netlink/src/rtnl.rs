@@ -77,6 +77,11 @@ impl Rtnl {
         self.timeout
     }
 
+    /// Changes how long a call waits for the kernel.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1).max(1);
         self.seq

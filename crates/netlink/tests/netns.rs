@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -158,6 +159,26 @@ fn links_of_the_namespace_only() {
         assert_eq!(rtnl.link(v0.index).unwrap().unwrap().name, "v0");
         assert_eq!(rtnl.link_by_name("nosuch0").unwrap(), None);
         assert_eq!(rtnl.link(9999).unwrap(), None);
+    });
+}
+
+#[test]
+fn a_timeout_is_reported_and_the_next_call_is_not_confused() {
+    let ns = Netns::new();
+    ns.run(|| {
+        let mut rtnl = Rtnl::with_timeout(Duration::ZERO).unwrap();
+        let e = rtnl.links().unwrap_err();
+        assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "dump links: no answer from the kernel within 0 ms"
+        );
+        // The dump the kernel did answer is never read: the socket was replaced.
+        rtnl.set_timeout(Rtnl::DEFAULT_TIMEOUT);
+        let v0 = index_of(&mut rtnl, "v0");
+        let a = AddrSpec::new(v0, ip("192.0.2.30"), 24);
+        assert_eq!(rtnl.add_address(&a).unwrap(), Outcome::Changed);
+        assert_eq!(rtnl.links().unwrap().len(), 3);
     });
 }
 
@@ -534,6 +555,7 @@ fn monitor_reports_an_overrun_and_stays_usable() {
         let mut rtnl = Rtnl::open().unwrap();
         // The smallest buffer the kernel grants.
         let mut m = Monitor::open(1).unwrap();
+        let fd = m.as_raw_fd();
         let granted = m.recv_buffer().unwrap();
         assert!(granted < 16 * 1024, "granted {granted}");
         m.sync_links(&rtnl.links().unwrap());
@@ -554,8 +576,10 @@ fn monitor_reports_an_overrun_and_stays_usable() {
             Err(MonitorError::Overrun) => {}
             other => panic!("expected an overrun, got {other:?}"),
         }
-        // The queue was discarded: nothing stale comes after the overrun.
+        // The queue was discarded: nothing stale comes after the overrun; the descriptor
+        // registered with mio is the same.
         assert_eq!(m.read().unwrap(), vec![]);
+        assert_eq!(m.as_raw_fd(), fd);
 
         // Grow the buffer (a few notifications overflow the smallest one), resynchronise,
         // and carry on with the same socket.
