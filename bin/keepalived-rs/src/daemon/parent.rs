@@ -465,7 +465,10 @@ impl Parent {
             SIGUSR1,
             SIGUSR2,
             SIGCHLD,
-            SIGPIPE,
+            // Not SIGPIPE: it stays ignored (Rust's default), so a write to a closed pipe is
+            // an EPIPE error. Registered with signal-hook, a signal arriving while the
+            // handler's own pipe is being closed would raise SIGPIPE from the handler, which
+            // would raise it again, forever.
             stats_clear_signal(),
             json_signal(),
         ])
@@ -745,7 +748,6 @@ impl Parent {
                 SIGTERM | SIGINT => self.begin_stop(0, "stop requested by signal"),
                 SIGUSR1 => self.request_dump(DumpKind::Data),
                 SIGUSR2 => self.request_dump(DumpKind::Stats),
-                SIGPIPE => {}
                 s if s == stats_clear_signal() => self.request_dump(DumpKind::StatsClear),
                 s if s == json_signal() => self.request_dump(DumpKind::Json),
                 _ => {}
@@ -1005,7 +1007,7 @@ impl Parent {
                 }
                 self.check_ready();
             }
-            (Stage::Running, Inbound::ConfigAck(a)) => {
+            (Stage::Running, Inbound::ConfigAck(a)) if a == generation && a > p.acked => {
                 p.acked = a;
                 if a == generation {
                     self.pending_acks.remove(&role);
@@ -1024,7 +1026,9 @@ impl Parent {
             (Stage::Running, Inbound::Ipvs(m)) => self.on_ipvs(m),
             (Stage::Stopping, _) => {}
             (stage, m) => {
-                return Err(format!("unexpected message {m:?} in stage {stage:?}"));
+                return Err(format!(
+                    "protocol error: unexpected message {m:?} in stage {stage:?}"
+                ));
             }
         }
         Ok(())
