@@ -27,6 +27,8 @@ use nix::unistd::Pid;
 use signal_hook::consts::signal::*;
 use signal_hook_mio::v1_0::Signals;
 
+use keepalived_check::smtp_alert::{AlertSender, InstanceState};
+
 use super::broker::{Broker, Finished, Job, JobKind, OrderKey, Outcome};
 use super::child::{Child, Inbound, Link, Projection, Running, Stage};
 use super::logging::{self, LogSettings};
@@ -377,6 +379,19 @@ struct Parent {
     ping_seq: u64,
     users: HashMap<Role, (u32, u32)>,
     pidfiles_written: Vec<PathBuf>,
+    fifos: Vec<(FifoKind, super::fifo::Fifo)>,
+    next_alert: u64,
+}
+
+/// Which notify FIFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FifoKind {
+    /// `notify_fifo`: every event.
+    Global,
+    /// `vrrp_notify_fifo`: VRRP events.
+    Vrrp,
+    /// `lvs_notify_fifo`: real server and virtual server events.
+    Lvs,
 }
 
 impl std::fmt::Debug for Parent {
@@ -483,6 +498,8 @@ impl Parent {
             ping_seq: 0,
             users: HashMap::new(),
             pidfiles_written,
+            fifos: Vec::new(),
+            next_alert: 1,
         })
     }
 
@@ -497,6 +514,7 @@ impl Parent {
             let timeout = Duration::from_secs(u64::from(timeout));
             self.run_blocking_script("startup_script", &s, timeout);
         }
+        self.open_fifos();
         let needed = roles_needed(&self.config, &self.opts);
         if needed.is_empty() {
             warn!(
@@ -1040,8 +1058,25 @@ impl Parent {
 
     /// Notify scripts, FIFO lines and alerts for one VRRP event, in order per instance.
     fn on_vrrp_event(&mut self, event: &VrrpEvent, previous: Option<&InstanceReport>) {
-        let VrrpEvent::Instance(r) = event else {
-            return;
+        let r = match event {
+            VrrpEvent::Instance(r) => r,
+            VrrpEvent::Group(g) => {
+                self.on_group_event(g);
+                return;
+            }
+            VrrpEvent::MasterRxLowerPri { instance, from } => {
+                info!("VRRP instance {instance}: lower-priority advert from {from} while MASTER");
+                let script = self
+                    .config
+                    .vrrp_instances
+                    .iter()
+                    .find(|i| &i.name == instance)
+                    .and_then(|i| i.notify_master_rx_lower_pri.clone());
+                if let Some(s) = script {
+                    self.notify(&format!("vrrp_instance {instance}"), &s, &[]);
+                }
+                return;
+            }
         };
         if r.phase != Phase::Done || previous.is_some_and(|p| p.state == r.state) {
             return;
@@ -1075,8 +1110,95 @@ impl Parent {
             let prio = r.priority.to_string();
             self.notify(&key, &s, &["INSTANCE", &r.name, state, &prio]);
         }
-        let line = format!("INSTANCE \"{}\" {state} {}\n", r.name, r.priority);
-        self.fifo_write(Role::Vrrp, &line);
+        use super::fifo::{FifoObject, FifoState, vrrp_line};
+        let fifo_state = match r.state {
+            VrrpState::Master => Some(FifoState::Master),
+            VrrpState::Backup => Some(FifoState::Backup),
+            VrrpState::Fault => Some(FifoState::Fault),
+            VrrpState::Stop => Some(FifoState::Stop),
+            VrrpState::Init => None,
+        };
+        if let Some(fs) = fifo_state {
+            let line = vrrp_line(FifoObject::Instance, &r.name, fs, r.priority);
+            self.fifo_write(Role::Vrrp, &line);
+        }
+        let g = &self.config.global_defs;
+        let wanted = inst
+            .smtp_alert
+            .or(g.smtp_alert_vrrp)
+            .or(g.smtp_alert)
+            .unwrap_or(false);
+        let alert_state = match r.state {
+            VrrpState::Master => Some(InstanceState::Master),
+            VrrpState::Backup => Some(InstanceState::Backup),
+            VrrpState::Fault if !g.no_email_faults => Some(InstanceState::Fault),
+            VrrpState::Stop => Some(InstanceState::Stop),
+            _ => None,
+        };
+        if let (true, Some(st)) = (wanted, alert_state) {
+            let name = r.name.clone();
+            self.alert(|s| keepalived_check::smtp_alert::Alert::vrrp_instance(s, &name, st));
+        }
+    }
+
+    /// A sync group's transition: its notify scripts, FIFO line and alert.
+    fn on_group_event(&mut self, g: &GroupReport) {
+        let Some(group) = self
+            .config
+            .vrrp_sync_groups
+            .iter()
+            .find(|x| x.name == g.name)
+            .cloned()
+        else {
+            return;
+        };
+        info!("VRRP sync group {} is now {:?}", g.name, g.state);
+        let key = format!("vrrp_sync_group {}", g.name);
+        let specific = match g.state {
+            VrrpState::Master => group.notify_master.clone(),
+            VrrpState::Backup => group.notify_backup.clone(),
+            VrrpState::Fault => group.notify_fault.clone(),
+            VrrpState::Stop => group.notify_stop.clone(),
+            VrrpState::Init => None,
+        };
+        if let Some(s) = specific {
+            self.notify(&key, &s, &[]);
+        }
+        let state = state_word(g.state);
+        if let Some(s) = group.notify.clone() {
+            self.notify(&key, &s, &["GROUP", &g.name, state, "0"]);
+        }
+        use super::fifo::{FifoObject, FifoState, vrrp_line};
+        let fs = match g.state {
+            VrrpState::Master => Some(FifoState::Master),
+            VrrpState::Backup => Some(FifoState::Backup),
+            VrrpState::Fault => Some(FifoState::Fault),
+            VrrpState::Stop => Some(FifoState::Stop),
+            VrrpState::Init => None,
+        };
+        if let Some(fs) = fs {
+            let line = vrrp_line(FifoObject::Group, &g.name, fs, 0);
+            self.fifo_write(Role::Vrrp, &line);
+        }
+        let gd = &self.config.global_defs;
+        let wanted = group
+            .smtp_alert
+            .or(gd.smtp_alert_vrrp)
+            .or(gd.smtp_alert)
+            .unwrap_or(false);
+        let st = match g.state {
+            VrrpState::Master => Some(keepalived_check::smtp_alert::GroupState::Master),
+            VrrpState::Backup => Some(keepalived_check::smtp_alert::GroupState::Backup),
+            VrrpState::Fault if !gd.no_email_faults => {
+                Some(keepalived_check::smtp_alert::GroupState::Fault)
+            }
+            VrrpState::Stop => Some(keepalived_check::smtp_alert::GroupState::Stop),
+            _ => None,
+        };
+        if let (true, Some(st)) = (wanted, st) {
+            let name = g.name.clone();
+            self.alert(|s| keepalived_check::smtp_alert::Alert::sync_group(s, &name, st));
+        }
     }
 
     fn on_check(&mut self, m: CheckToParent) {
@@ -1087,11 +1209,14 @@ impl Parent {
                 };
                 let gap = seq != c.seq + 1;
                 c.seq = seq;
-                c.health.insert(health.real_server.clone(), health.clone());
+                let previous = c.health.insert(health.real_server.clone(), health.clone());
                 if gap {
                     if let Some(ch) = c.proc.as_mut().and_then(|p| p.link.check()) {
                         let _ = ch.send(&ParentToCheck::SendSnapshot);
                     }
+                }
+                if previous.as_ref().is_none_or(|p| p.up != health.up) {
+                    self.on_real_server_transition(&health);
                 }
                 self.forward_ipvs(ParentToIpvs::Health { seq, health });
             }
@@ -1110,6 +1235,90 @@ impl Parent {
                 Some(e) => warn!("alert {id} not sent: {e}"),
             },
             other => warn!("unexpected message from the checker: {other:?}"),
+        }
+    }
+
+    /// notify_up / notify_down, the LVS FIFO line and the alert for a real server that
+    /// changed health, in order per real server.
+    fn on_real_server_transition(&mut self, h: &Health) {
+        let rs_id = &h.real_server;
+        info!(
+            "real server {}:{} of {} is {}: {}",
+            rs_id.ip,
+            rs_id.port,
+            rs_id.virtual_server,
+            if h.up { "UP" } else { "DOWN" },
+            h.reason
+        );
+        let Some(vs) = self
+            .config
+            .virtual_servers
+            .iter()
+            .find(|v| keepalived_config::project::virtual_server_key(v) == rs_id.virtual_server)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(rs) = vs
+            .real_servers
+            .iter()
+            .find(|r| r.ip == rs_id.ip && r.port.unwrap_or(0) == rs_id.port)
+            .cloned()
+        else {
+            return;
+        };
+        let key = format!(
+            "real_server {}:{} of {}",
+            rs_id.ip, rs_id.port, rs_id.virtual_server
+        );
+        let script = if h.up {
+            rs.notify_up.clone()
+        } else {
+            rs.notify_down.clone()
+        };
+        if let Some(s) = script {
+            self.notify(&key, &s, &[]);
+        }
+        let addr = std::net::SocketAddr::new(rs_id.ip, rs_id.port);
+        let vs_name = match (vs.fwmark, vs.group.as_deref(), vs.ip) {
+            (Some(m), _, _) => super::fifo::VirtualServerName::Fwmark(m),
+            (None, Some(g), _) => super::fifo::VirtualServerName::Group(g),
+            (None, None, Some(ip)) => super::fifo::VirtualServerName::Address(
+                std::net::SocketAddr::new(ip, vs.port.unwrap_or(0)),
+            ),
+            (None, None, None) => return,
+        };
+        let line = super::fifo::lvs_line(&vs_name, vs.protocol, Some(addr), h.up);
+        self.fifo_write(Role::Check, &line);
+        let g = &self.config.global_defs;
+        let wanted = rs
+            .extra
+            .as_ref()
+            .and_then(|x| x.smtp_alert)
+            .or(vs.smtp_alert)
+            .or(g.smtp_alert_checker)
+            .or(g.smtp_alert)
+            .unwrap_or(false);
+        if wanted && !g.no_checker_emails {
+            use keepalived_check::smtp_alert::{ServiceType, VirtualServerKind, VirtualServerRef};
+            let kind = match vs_name {
+                super::fifo::VirtualServerName::Fwmark(m) => VirtualServerKind::Fwmark(m),
+                super::fifo::VirtualServerName::Group(g) => VirtualServerKind::Group {
+                    name: g.to_string(),
+                    port: vs.port.unwrap_or(0),
+                },
+                super::fifo::VirtualServerName::Address(a) => VirtualServerKind::Address(a),
+            };
+            let protocol = vs.protocol.map(|p| match p {
+                keepalived_config::lvs::Protocol::Udp => ServiceType::Udp,
+                keepalived_config::lvs::Protocol::Sctp => ServiceType::Sctp,
+                _ => ServiceType::Tcp,
+            });
+            let vsr = VirtualServerRef { kind, protocol };
+            let (up, reason) = (h.up, h.reason.clone());
+            self.alert(|s| {
+                keepalived_check::smtp_alert::Alert::real_server(s, &vsr, addr, up, &reason)
+            });
         }
     }
 
@@ -1349,8 +1558,141 @@ impl Parent {
         }
     }
 
-    /// Writes a line to the notify FIFOs of a role (and the global one).
-    fn fifo_write(&mut self, _role: Role, _line: &str) {}
+    /// Creates the configured notify FIFOs and starts their reader scripts.
+    fn open_fifos(&mut self) {
+        let g = self.config.global_defs.clone();
+        let wanted = [
+            (FifoKind::Global, g.notify_fifo, g.notify_fifo_script),
+            (
+                FifoKind::Vrrp,
+                g.vrrp_notify_fifo,
+                g.vrrp_notify_fifo_script,
+            ),
+            (FifoKind::Lvs, g.lvs_notify_fifo, g.lvs_notify_fifo_script),
+        ];
+        for (kind, fifo, script) in wanted {
+            let Some(f) = fifo else { continue };
+            if self
+                .fifos
+                .iter()
+                .any(|(k, x)| *k == kind && x.path() == Path::new(&f.path))
+            {
+                continue;
+            }
+            self.fifos.retain(|(k, _)| *k != kind);
+            let owner = match &f.user {
+                Some(u) => resolve_user(&UserSpec {
+                    user: u.clone(),
+                    group: f.group.clone(),
+                })
+                .map(|(uid, gid)| Some(super::fifo::FifoOwner { uid, gid })),
+                None => Ok(None),
+            };
+            let fifo = owner
+                .map_err(|e| e.to_string())
+                .and_then(|o| super::fifo::Fifo::create(&f.path, o).map_err(|e| e.to_string()));
+            match fifo {
+                Ok(fifo) => {
+                    info!("notify FIFO {} ready", f.path);
+                    self.fifos.push((kind, fifo));
+                }
+                Err(e) => {
+                    error!("cannot use notify FIFO {}: {e}", f.path);
+                    continue;
+                }
+            }
+            if let Some(s) = script {
+                // The reader script gets the FIFO's path as its last argument.
+                match self.script_command(&s, &[&f.path]) {
+                    Ok(cmd) => {
+                        let id = self.next_job;
+                        self.next_job += 1;
+                        self.jobs
+                            .insert(id, JobOrigin::Notify(format!("FIFO reader {}", f.path)));
+                        let _ = self.broker.submit(
+                            Instant::now(),
+                            Job {
+                                id,
+                                key: OrderKey::new(format!("fifo {}", f.path)),
+                                command: cmd,
+                                timeout: Duration::MAX,
+                                kind: JobKind::FifoReader,
+                            },
+                        );
+                    }
+                    Err(e) => error!("cannot run the reader script of FIFO {}: {e}", f.path),
+                }
+            }
+        }
+    }
+
+    /// Writes a line to the notify FIFO of a role and to the global one.
+    fn fifo_write(&mut self, role: Role, line: &str) {
+        let kind = if role == Role::Vrrp {
+            FifoKind::Vrrp
+        } else {
+            FifoKind::Lvs
+        };
+        for (k, f) in &mut self.fifos {
+            if *k == kind || *k == FifoKind::Global {
+                f.write_line(line);
+            }
+        }
+    }
+
+    /// Sends an e-mail alert through the checker, when alerts are configured.
+    fn alert(
+        &mut self,
+        subject_body: impl FnOnce(&AlertSender) -> keepalived_check::smtp_alert::Alert,
+    ) {
+        let g = &self.config.global_defs;
+        let Some(server) = g.smtp_server.clone() else {
+            return;
+        };
+        if g.notification_email.is_empty() {
+            return;
+        }
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        let sender = AlertSender {
+            router_id: g.router_id.clone().unwrap_or_else(|| host.clone()),
+            from: g
+                .notification_email_from
+                .clone()
+                .unwrap_or_else(|| format!("keepalived@{host}")),
+            to: g.notification_email.clone(),
+            helo: g.smtp_helo_name.clone().unwrap_or(host),
+        };
+        let a = subject_body(&sender);
+        let id = self.next_alert;
+        self.next_alert += 1;
+        let req = AlertRequest {
+            id,
+            server: server.host,
+            port: server.port,
+            helo: a.helo,
+            from: a.from,
+            to: a.to,
+            subject: a.subject,
+            body: a.body,
+            date: rfc5322_date(SystemTime::now()),
+            timeout_ms: g.smtp_connect_timeout.saturating_mul(1000),
+        };
+        info!("alert {id}: {}", req.subject);
+        let sent = self
+            .child_mut(Role::Check)
+            .and_then(|c| c.proc.as_mut())
+            .filter(|p| p.stage == Stage::Running)
+            .and_then(|p| p.link.check())
+            .map(|ch| ch.send(&ParentToCheck::SendAlert(Box::new(req))));
+        match sent {
+            Some(Ok(())) => {}
+            Some(Err(e)) => warn!("alert {id} not sent: {e}"),
+            None => warn!("alert {id} not sent: the checker process is not running"),
+        }
+    }
 
     fn request_dump(&mut self, kind: DumpKind) {
         if self.dump.is_some() {
@@ -1522,6 +1864,7 @@ impl Parent {
             let _ = self.notifier.ready();
             return;
         }
+        self.open_fifos();
         self.reloading = true;
         let generation = self.generation;
         let roles: Vec<Role> = self.children.iter().map(|c| c.role).collect();
@@ -1788,6 +2131,11 @@ impl Parent {
     }
 
     fn flush_all(&mut self) {
+        for (_, f) in &mut self.fifos {
+            if f.pending() > 0 {
+                f.flush();
+            }
+        }
         let mut failed = Vec::new();
         let mut closed = Vec::new();
         for c in &mut self.children {
@@ -1907,4 +2255,78 @@ fn enter_netns(name: &str) -> io::Result<()> {
 #[allow(dead_code)]
 fn log_line(sev: Severity, msg: &str) {
     logging::emit("keepalived-rs", std::process::id(), sev, msg);
+}
+
+/// An RFC 5322 date in UTC (`Mon, 23 Nov 2026 15:30:00 +0000`), for alert headers.
+pub fn rfc5322_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // 1970-01-01 was a Thursday.
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!("{weekday}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} +0000")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5322_dates() {
+        let t = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(rfc5322_date(t(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc5322_date(t(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(t(1_795_444_200)),
+            "Mon, 23 Nov 2026 14:30:00 +0000"
+        );
+    }
+
+    #[test]
+    fn user_specs() {
+        assert_eq!(
+            "u:g".parse::<UserSpec>(),
+            Ok(UserSpec {
+                user: "u".into(),
+                group: Some("g".into())
+            })
+        );
+        assert_eq!(
+            "u".parse::<UserSpec>(),
+            Ok(UserSpec {
+                user: "u".into(),
+                group: None
+            })
+        );
+        assert!(":g".parse::<UserSpec>().is_err());
+    }
+
+    #[test]
+    fn tokens_map_back_to_roles() {
+        for r in Role::ALL {
+            assert_eq!(token_role(ipc_token(r)), Some((r, true)));
+            assert_eq!(token_role(log_token(r)), Some((r, false)));
+        }
+        assert_eq!(token_role(SIGNALS), None);
+    }
 }

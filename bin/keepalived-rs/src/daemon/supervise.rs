@@ -25,7 +25,7 @@ pub fn permanent(code: i32) -> Option<&'static str> {
 }
 
 /// Respawn back-off of one child: immediate the first time, then 1, 2, 4, 8, 16, 32, 60,
-/// 60... seconds while it keeps dying within [`STABLE_RUN`] of its start (keepalived's
+/// 60... seconds (KEEPALIVED-REFERENCE 1.3) while it keeps dying within [`STABLE_RUN`] of its start (keepalived's
 /// schedule), reset by a stable run.
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
@@ -42,7 +42,7 @@ impl Backoff {
             0 => 0,
             n => {
                 let d = 1u64 << (n - 1).min(6);
-                if d > 30 { 60 } else { d }
+                if d > 32 { 60 } else { d }
             }
         };
         self.quick_deaths = self.quick_deaths.saturating_add(1);
