@@ -303,6 +303,8 @@ pub struct Launch {
     pub runtime_base: Option<PathBuf>,
     /// Pass `-G` (no syslog).
     pub no_syslog: bool,
+    /// Pass `-l` (log to stderr, which the test captures).
+    pub console: bool,
     /// Further arguments.
     pub args: Vec<OsString>,
     /// Environment variables added.
@@ -310,13 +312,14 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// `-n -l -G -f CONFIG --runtime-dir BASE` in `netns`.
+    /// `-n -l -G -f CONFIG --runtime-dir BASE` in `netns` (see the fields for the flags).
     pub fn new(netns: &Netns, config: &Path, runtime_base: &Path) -> Launch {
         Launch {
             netns: netns.name.clone(),
             config: config.to_path_buf(),
             runtime_base: Some(runtime_base.to_path_buf()),
             no_syslog: true,
+            console: true,
             args: Vec::new(),
             env: Vec::new(),
         }
@@ -347,7 +350,10 @@ impl Launch {
         require_children();
         ensure_users();
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.netns, BIN, "-n", "-l"]);
+        cmd.args(["netns", "exec", &self.netns, BIN, "-n"]);
+        if self.console {
+            cmd.arg("-l");
+        }
         if self.no_syslog {
             cmd.arg("-G");
         }
