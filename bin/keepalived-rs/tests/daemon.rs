@@ -339,6 +339,57 @@ fn parent_sigkill_stops_every_child() {
     }
 }
 
+/// The same while signals keep arriving at the children (an operator's `kill -USR2`, a
+/// burst of anything): a child must still exit, also when a signal lands while it tears
+/// down its signal handling on the way out.
+#[test]
+fn parent_sigkill_stops_every_child_while_signals_arrive() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Setup::new("pdeathsig", &config("", "", &[]));
+    let d = s.launch().start();
+    d.wait_started();
+    let pids: Vec<i32> = ROLES.iter().map(|r| d.child_pid(r)).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let (stop, mut targets) = (Arc::clone(&stop), pids.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && !targets.is_empty() {
+                // Only while it is still one of ours: a zombie's pid is not reused, and the
+                // check runs between short bursts.
+                targets.retain(|&p| {
+                    alive(p) && argv0(p).is_some_and(|a| a.starts_with("keepalived-rs-"))
+                });
+                for _ in 0..20 {
+                    for &p in &targets {
+                        let _ =
+                            nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGUSR2);
+                    }
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    d.signal(Signal::SIGKILL);
+    let gone = poll_until(Duration::from_secs(3), || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let _ = flood.join();
+    if gone.is_none() {
+        let still: Vec<String> = pids
+            .iter()
+            .copied()
+            .filter(|p| alive(*p))
+            .map(|p| format!("{p} ({})", argv0(p).unwrap_or_default()))
+            .collect();
+        d.fail(&format!(
+            "children {still:?} still run 3 s after the parent was killed while signals \
+             arrived"
+        ));
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // 6. Reload
 // ------------------------------------------------------------------------------------------
@@ -469,6 +520,38 @@ fn sigterm_stops_vrrp_then_ipvs_then_checker_and_removes_pidfiles() {
         Some("stopped\n".to_string()),
         "shutdown_script's marker"
     );
+}
+
+/// The parent stops too while signals keep arriving (here SIGCHLD, which it takes as "reap
+/// what exited" and which is harmless to repeat).
+#[test]
+fn sigterm_stops_the_daemon_while_signals_arrive() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Setup::new("stopsig", &config("", "", &[]));
+    let mut d = s.launch().start();
+    d.wait_started();
+    let stop = Arc::new(AtomicBool::new(false));
+    let pid = d.pid;
+    let flood = {
+        let stop = Arc::clone(&stop);
+        // The daemon is this process's child and is reaped only after the flood stops, so
+        // its pid cannot be recycled meanwhile.
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGCHLD);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    d.signal(Signal::SIGTERM);
+    let exited = poll_until(T, || (!alive(pid)).then_some(()));
+    stop.store(true, Ordering::Relaxed);
+    let _ = flood.join();
+    if exited.is_none() {
+        d.fail("the daemon did not exit within 10 s of SIGTERM while SIGCHLDs arrived");
+    }
+    check_eq!(d, d.wait_exit(T).code(), Some(0), "exit status");
 }
 
 #[test]
