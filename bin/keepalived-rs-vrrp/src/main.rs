@@ -51,6 +51,15 @@ struct ScriptRun {
     in_flight: Option<u64>,
 }
 
+/// An instance's recomputed priority, fault and tracker counters.
+#[derive(Debug)]
+struct Update {
+    name: String,
+    prio: u8,
+    fault: bool,
+    counters: Vec<(String, i32)>,
+}
+
 #[derive(Debug)]
 struct Vrrp {
     chan: Channel<ParentToVrrp, VrrpToParent>,
@@ -350,23 +359,56 @@ impl Vrrp {
 
     /// Recomputes every instance's priority and FAULT from its trackers; reports changes.
     fn evaluate_all(&mut self, reason: &str) {
-        let updates: Vec<(String, u8, bool, Vec<(String, i32)>)> = self
+        let updates: Vec<Update> = self
             .instances_cfg()
             .map(|i| {
-                let tracked: Vec<(&ScriptTracker, Option<i32>)> = i
+                use keepalived_vrrp::priority::{Tracker, TrackerStatus, evaluate};
+                let tracked: Vec<(&ScriptTracker, Tracker)> = i
                     .track_script
                     .iter()
-                    .filter_map(|t| self.scripts.get(&t.name).map(|s| (&s.tracker, t.weight)))
+                    .filter_map(|t| {
+                        let s = &self.scripts.get(&t.name)?.tracker;
+                        let tracker = Tracker::up_down(
+                            &s.name,
+                            t.weight.unwrap_or(s.weight),
+                            t.reverse.unwrap_or(s.reverse),
+                            TrackerStatus::Unknown,
+                        );
+                        Some((s, tracker))
+                    })
                     .collect();
-                let (prio, fault) = track::effective(i.priority.unwrap_or(100), &tracked);
+                let trackers: Vec<Tracker> = tracked.iter().map(|(_, t)| t.clone()).collect();
+                let statuses: Vec<TrackerStatus> = tracked
+                    .iter()
+                    .map(|(s, _)| {
+                        if s.ok {
+                            TrackerStatus::Up
+                        } else {
+                            TrackerStatus::Down
+                        }
+                    })
+                    .collect();
+                let e = evaluate(i.priority.unwrap_or(100), &trackers, &statuses);
+                let (prio, fault) = (e.priority, e.fault.is_some());
                 let counters = tracked
                     .iter()
                     .map(|(t, _)| (t.name.clone(), t.report()))
                     .collect();
-                (i.name.clone(), prio, fault, counters)
+                Update {
+                    name: i.name.clone(),
+                    prio,
+                    fault,
+                    counters,
+                }
             })
             .collect();
-        for (name, prio, fault, counters) in updates {
+        for Update {
+            name,
+            prio,
+            fault,
+            counters,
+        } in updates
+        {
             let Some(cur) = self.instances.get(&name) else {
                 continue;
             };

@@ -1,5 +1,6 @@
-//! Track-script state: keepalived's rise/fall counting for `vrrp_script`, and the effect
-//! of the scripts on an instance (weight, or FAULT for weight 0).
+//! Track-script state: keepalived's rise/fall counting for `vrrp_script` results. What a
+//! script's state does to an instance (weights, FAULT) is keepalived-vrrp's
+//! `priority::evaluate`.
 
 use keepalived_config::vrrp::VrrpScript;
 
@@ -14,7 +15,7 @@ pub struct ScriptTracker {
     pub fall: u32,
     /// The weight applied to instances tracking it (0: failure means FAULT).
     pub weight: i32,
-    /// The script's exit status is inverted.
+    /// `weight N reverse`: the weight counts the other way.
     pub reverse: bool,
     /// Currently OK.
     pub ok: bool,
@@ -39,7 +40,6 @@ impl ScriptTracker {
 
     /// Records one run (`success`: exit status 0). Returns true when OK/failed changed.
     pub fn record(&mut self, success: bool) -> bool {
-        let success = success != self.reverse;
         if success == self.ok {
             self.count = 0;
             return false;
@@ -66,28 +66,6 @@ impl ScriptTracker {
         self.ok = v > 0;
         self.count = v.unsigned_abs().saturating_sub(1);
     }
-}
-
-/// Effective priority of an instance from its base priority and its scripts' states, and
-/// whether a weight-0 script puts it in FAULT. keepalived keeps a priority-255 owner at
-/// 255 whatever the weights, and clamps the others to 1..=254.
-pub fn effective(base: u8, scripts: &[(&ScriptTracker, Option<i32>)]) -> (u8, bool) {
-    let mut fault = false;
-    let mut p = i64::from(base);
-    for (t, override_weight) in scripts {
-        let w = override_weight.unwrap_or(t.weight);
-        if w == 0 {
-            fault |= !t.ok;
-        } else if w > 0 && t.ok {
-            p += i64::from(w);
-        } else if w < 0 && !t.ok {
-            p += i64::from(w);
-        }
-    }
-    if base == 255 {
-        return (255, fault);
-    }
-    (p.clamp(1, 254) as u8, fault)
 }
 
 #[cfg(test)]
@@ -118,30 +96,6 @@ mod tests {
         assert!(!t.record(true));
         assert!(t.record(true), "two consecutive successes");
         assert!(t.ok);
-    }
-
-    #[test]
-    fn weights_move_priority_and_weight_zero_means_fault() {
-        let mut up = script(1, 1, 10);
-        let mut down = script(1, 1, -20);
-        let (p, f) = effective(100, &[(&up, None), (&down, None)]);
-        assert_eq!((p, f), (110, false), "positive weight added while OK");
-        down.record(false);
-        assert_eq!(effective(100, &[(&up, None), (&down, None)]), (90, false));
-        up.record(false);
-        assert_eq!(effective(100, &[(&up, None), (&down, None)]), (80, false));
-        let mut zero = script(1, 1, 0);
-        zero.record(false);
-        assert_eq!(effective(100, &[(&zero, None)]), (100, true));
-        // The instance's own `weight` in track_script overrides the script's.
-        assert_eq!(effective(100, &[(&zero, Some(-30))]), (70, false));
-        assert_eq!(effective(250, &[(&script(1, 1, 50), None)]), (254, false));
-        assert_eq!(
-            effective(255, &[(&down, None)]),
-            (255, false),
-            "the owner stays 255"
-        );
-        assert_eq!(effective(10, &[(&down, None)]), (1, false));
     }
 
     #[test]

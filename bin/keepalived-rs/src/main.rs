@@ -89,5 +89,6 @@ fn daemon_options(cli: &Cli) -> daemon::Options {
         libexec: cli.libexec_dir.clone(),
         verify_confinement: cli.verify_confinement,
         umask: cli.umask,
+        dump_conf: cli.dump_conf,
     }
 }

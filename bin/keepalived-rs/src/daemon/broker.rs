@@ -95,6 +95,7 @@ impl OrderKey {
     }
 
     /// The text of the key.
+    #[cfg_attr(not(test), allow(dead_code))] // for tests and the control socket
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -442,6 +443,7 @@ impl Broker {
     }
 
     /// The pids (also the process group ids) of the scripts not yet reaped.
+    #[cfg_attr(not(test), allow(dead_code))] // for tests and the control socket
     pub fn running_pids(&self) -> impl Iterator<Item = Pid> + '_ {
         self.running.keys().copied()
     }

@@ -236,15 +236,6 @@ impl Link {
         }
     }
 
-    /// Change the log level.
-    pub fn log_level(&mut self, level: u8) -> Result<(), ChannelError> {
-        match self {
-            Link::Vrrp(c) => c.send(&ParentToVrrp::LogLevel(level)),
-            Link::Check(c) => c.send(&ParentToCheck::LogLevel(level)),
-            Link::Ipvs(c) => c.send(&ParentToIpvs::LogLevel(level)),
-        }
-    }
-
     /// A script's result (only the VRRP process and the checker ask for scripts).
     pub fn script_done(&mut self, done: ScriptDone) -> Result<(), ChannelError> {
         match self {

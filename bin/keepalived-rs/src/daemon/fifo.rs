@@ -332,6 +332,7 @@ impl Fifo {
     }
 
     /// Bound the backlog to `max_bytes` (at least one line is always kept).
+    #[cfg_attr(not(test), allow(dead_code))] // for tests and the control socket
     pub fn with_backlog(mut self, max_bytes: usize) -> Self {
         self.max_backlog = max_bytes;
         self.trim();
@@ -417,6 +418,7 @@ impl Fifo {
     }
 
     /// The write end while a reader is connected, to wait for it to become writable.
+    #[cfg_attr(not(test), allow(dead_code))] // for tests and the control socket
     pub fn as_fd(&self) -> Option<BorrowedFd<'_>> {
         self.file.as_ref().map(|f| f.as_fd())
     }

@@ -139,6 +139,8 @@ pub struct Options {
     pub verify_confinement: bool,
     /// `-u`: the umask.
     pub umask: Option<u32>,
+    /// `-d`: log the configuration as understood (JSON) at start and after each reload.
+    pub dump_conf: bool,
 }
 
 /// The directory of installed child executables.
@@ -182,6 +184,12 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
             error!("{d}");
         } else {
             warn!("{d}");
+        }
+    }
+    if loaded.is_ok() && opts.dump_conf {
+        match serde_json::to_string_pretty(&loaded.config) {
+            Ok(text) => text.lines().for_each(|l| info!("config: {l}")),
+            Err(e) => warn!("cannot dump the configuration: {e}"),
         }
     }
     if !loaded.is_ok() {
@@ -594,13 +602,13 @@ impl Parent {
                 return Err(EXIT_PERMISSION);
             }
             self.users.insert(role, (uid, gid));
-            if !self.exes.contains_key(&role) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.exes.entry(role) {
                 let path = dir.join(format!("keepalived-rs-{}", role.name()));
                 let exe = Executable::open(&path).map_err(|e| {
                     error!("cannot open {}: {e}", path.display());
                     EXIT_FATAL
                 })?;
-                self.exes.insert(role, exe);
+                slot.insert(exe);
             }
             let caps = caps_for(role, &self.config, gid);
             let mut child = Child::new(role, uid, gid, caps);
@@ -1075,10 +1083,30 @@ impl Parent {
                 if let Some(s) = script {
                     self.notify(&format!("vrrp_instance {instance}"), &s, &[]);
                 }
+                let prio = self
+                    .children
+                    .iter()
+                    .find(|c| c.role == Role::Vrrp)
+                    .and_then(|c| c.instances.get(instance))
+                    .map(|r| r.priority)
+                    .unwrap_or(0);
+                let line = super::fifo::vrrp_line(
+                    super::fifo::FifoObject::Instance,
+                    instance,
+                    super::fifo::FifoState::MasterRxLowerPri,
+                    prio,
+                );
+                self.fifo_write(Role::Vrrp, &line);
                 return;
             }
         };
-        if r.phase != Phase::Done || previous.is_some_and(|p| p.state == r.state) {
+        if r.phase != Phase::Done {
+            return;
+        }
+        if let Some(p) = previous.filter(|p| p.state == r.state) {
+            if p.priority != r.priority {
+                self.on_priority_change(r);
+            }
             return;
         }
         info!(
@@ -1198,6 +1226,32 @@ impl Parent {
         if let (true, Some(st)) = (wanted, st) {
             let name = g.name.clone();
             self.alert(|s| keepalived_check::smtp_alert::Alert::sync_group(s, &name, st));
+        }
+    }
+
+    /// `notify_priority_changes`: a FIFO line when the effective priority of a MASTER or
+    /// BACKUP instance changes.
+    fn on_priority_change(&mut self, r: &InstanceReport) {
+        let wanted = self
+            .config
+            .vrrp_instances
+            .iter()
+            .find(|i| i.name == r.name)
+            .and_then(|i| i.notify_priority_changes)
+            .unwrap_or(self.config.global_defs.vrrp_notify_priority_changes);
+        let state = match r.state {
+            VrrpState::Master => super::fifo::FifoState::MasterPriority,
+            VrrpState::Backup => super::fifo::FifoState::BackupPriority,
+            _ => return,
+        };
+        if wanted {
+            let line = super::fifo::vrrp_line(
+                super::fifo::FifoObject::Instance,
+                &r.name,
+                state,
+                r.priority,
+            );
+            self.fifo_write(Role::Vrrp, &line);
         }
     }
 
@@ -1802,6 +1856,26 @@ impl Parent {
             " Runtime directory = {}\n",
             self.paths.dir.display()
         ));
+        let b = self.broker.counters();
+        s.push_str(&format!(
+            " Scripts running = {} queued = {} started = {} coalesced = {} dropped = {} timed out = {} failed to start = {}\n",
+            self.broker.running(),
+            self.broker.queued(),
+            b.started,
+            b.coalesced,
+            b.dropped,
+            b.timed_out,
+            b.spawn_failed
+        ));
+        for (kind, f) in &self.fifos {
+            s.push_str(&format!(
+                " Notify FIFO {:?} {} pending bytes = {} lines dropped = {}\n",
+                kind,
+                f.path().display(),
+                f.pending(),
+                f.dropped()
+            ));
+        }
         for c in &self.children {
             s.push_str(&format!(
                 " Process {} pid = {} uid = {} gid = {} capabilities = [{}] restarts = {} last exit = {}\n",
@@ -1853,6 +1927,24 @@ impl Parent {
         };
         let old_needed = roles_needed(&self.config, &self.opts);
         let old_config = std::mem::replace(&mut self.config, loaded.config);
+        let deleted: Vec<String> = old_config
+            .vrrp_instances
+            .iter()
+            .filter(|o| !self.config.vrrp_instances.iter().any(|n| n.name == o.name))
+            .map(|o| o.name.clone())
+            .collect();
+        for name in deleted {
+            let line = super::fifo::vrrp_line(
+                super::fifo::FifoObject::Instance,
+                &name,
+                super::fifo::FifoState::Deleted,
+                0,
+            );
+            self.fifo_write(Role::Vrrp, &line);
+            if let Some(c) = self.child_mut(Role::Vrrp) {
+                c.instances.remove(&name);
+            }
+        }
         self.files = loaded.files;
         self.generation += 1;
         self.loaded_at = SystemTime::now();
@@ -2200,8 +2292,20 @@ impl Parent {
 
     fn cleanup(&mut self) {
         if self.stop.is_some() {
-            for f in self.broker.shutdown(Instant::now()) {
-                let _ = f;
+            // Cancel queued scripts, stop running ones (SIGTERM, then SIGKILL) and reap
+            // them, for at most a few seconds.
+            let _ = self.broker.shutdown(Instant::now());
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.broker.is_idle() && Instant::now() < deadline {
+                let now = Instant::now();
+                while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    if status == WaitStatus::StillAlive {
+                        break;
+                    }
+                    let _ = self.broker.on_child_exit(now, status);
+                }
+                let _ = self.broker.tick(now);
+                std::thread::sleep(Duration::from_millis(20));
             }
             if let Some(s) = self.config.global_defs.shutdown_script.clone() {
                 let timeout = self.config.global_defs.shutdown_script_timeout;
