@@ -39,8 +39,8 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
     let mut chan: Channel<ParentToIpvs, IpvsToParent> =
         Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])
-        .map_err(|e| e.to_string())?;
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]).map_err(|e| e.to_string())?;
     poll.registry()
         .register(
             &mut SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&chan)),

@@ -1112,3 +1112,161 @@ fn two_daemons_in_two_namespaces_do_not_collide() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// E-mail alerts and capabilities on reload
+// ------------------------------------------------------------------------------------------
+
+/// aiosmtpd (Debian's python3-aiosmtpd) listening in a namespace, printing every message it
+/// receives; killed on drop.
+struct SmtpServer {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl SmtpServer {
+    fn start(ns: &Netns, listen: &str) -> SmtpServer {
+        use std::io::Read;
+        let mut child = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "/usr/bin/python3",
+                "-u",
+                "-m",
+                "aiosmtpd",
+                "-n",
+            ])
+            .args(["-c", "aiosmtpd.handlers.Debugging", "-l", listen])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start aiosmtpd (package python3-aiosmtpd)");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        for pipe in [
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut o) = out.lock() {
+                        o.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            });
+        }
+        SmtpServer { child, out }
+    }
+
+    fn output(&self) -> String {
+        self.out.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_alert_reaches_an_smtp_server_through_the_checker() {
+    let ns = Netns::new("smtp");
+    run(
+        "ip",
+        &["-n", &ns.name, "addr", "add", "192.0.2.25/32", "dev", "lo"],
+    );
+    let smtp = SmtpServer::start(&ns, "192.0.2.25:2525");
+    let dir = TempDir::new("smtp");
+    let globals = "    router_id lb-test\n    notification_email {\n        ops@example.invalid\n    }\n    \
+                   notification_email_from krs@example.invalid\n    smtp_server 192.0.2.25 2525\n    \
+                   smtp_connect_timeout 5\n    smtp_alert\n";
+    let conf = format!(
+        "{}{}{}",
+        global_defs(globals),
+        vrrp_script("chk", "/bin/false", "    weight 0\n"),
+        instance("VI_1", 51, &["chk"], "")
+    );
+    let conf = dir.write("keepalived.conf", &conf);
+    // aiosmtpd takes a moment to listen; the alert is sent once the script has failed.
+    poll_until(Duration::from_secs(10), || {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name, "ss", "-ltn"])
+            .output()
+            .ok()
+            .filter(|o| String::from_utf8_lossy(&o.stdout).contains("192.0.2.25:2525"))
+    })
+    .unwrap_or_else(|| panic!("aiosmtpd did not listen: {}", smtp.output()));
+    let d = Launch::new(&ns, &conf, &dir.join("run")).start();
+    d.wait_started();
+    // Only alerts need the checker here: it runs with no capability at all.
+    let check = d.child_pid("check");
+    check_eq!(d, proc_status(check).cap_eff, 0, "the checker's CapEff");
+    d.wait_for_log("VRRP instance VI_1 is now Fault", T);
+    d.wait_for_log("delivered", T);
+    let got = d.wait("the message at the SMTP server", T, || {
+        let o = smtp.output();
+        o.contains("MESSAGE FOLLOWS").then_some(o)
+    });
+    for needle in [
+        "Subject: [lb-test] VRRP Instance VI_1 - Entering FAULT state",
+        "From: krs@example.invalid",
+        "ops@example.invalid",
+    ] {
+        d.check(
+            got.contains(needle),
+            &format!("'{needle}' not in the message:\n{got}"),
+        );
+    }
+}
+
+#[test]
+fn a_reload_needing_a_capability_respawns_the_checker_with_it() {
+    const CAP_NET_ADMIN: u64 = 1 << 12;
+    let s = Setup::new("capreload", &config("", "", &[]));
+    let d = s.launch().start();
+    d.wait_started();
+    let before = all_pids(&d);
+    let check = d.child_pid("check");
+    check_eq!(
+        d,
+        proc_status(check).cap_eff,
+        0,
+        "the checker's CapEff before"
+    );
+    // A checker fwmark needs CAP_NET_ADMIN (SO_MARK).
+    let marked = config("", "", &[]).replace(
+        "            connect_timeout 1\n",
+        "            connect_timeout 1\n            fwmark 7\n",
+    );
+    fs::write(s.conf(), marked).expect("write");
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log("needs capabilities [net_admin] now; respawning it", T);
+    let new = d.wait_pid_in(&d.pidfile("check"), Some(check), T);
+    d.wait_for_log("Reload complete (generation 2)", T);
+    let st = proc_status(new);
+    check_eq!(d, st.cap_eff, CAP_NET_ADMIN, "the new checker's CapEff");
+    check_eq!(d, st.cap_bnd, CAP_NET_ADMIN, "the new checker's CapBnd");
+    // The other children are untouched.
+    let after = all_pids(&d);
+    check_eq!(d, after[0], before[0], "VRRP pid");
+    check_eq!(d, after[2], before[2], "IPVS writer pid");
+}
