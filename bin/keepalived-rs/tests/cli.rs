@@ -267,12 +267,20 @@ fn keywords_prints_the_table() {
 }
 
 #[test]
-fn the_daemon_is_not_there_yet() {
+fn the_daemon_refuses_a_configuration_with_errors_and_starts_nothing() {
+    // The daemon itself is tested in tests/daemon.rs, in network namespaces; this one stops
+    // before it creates or starts anything.
     let d = TempDir::new("daemon");
-    let f = d.file("k.conf", CLEAN);
-    let o = run_in(&["-n", "-l", "-f", p(&f)], Some(d.path()));
-    assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
+    let f = d.file("k.conf", "global_defs {\n    routr_id x\n}\n");
+    let run_dir = d.path().join("run");
+    let o = run_in(
+        &["-n", "-l", "-G", "-f", p(&f), "--runtime-dir", p(&run_dir)],
+        Some(d.path()),
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("k.conf:2:5"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing applied"), "{}", stderr(&o));
+    assert!(!run_dir.exists(), "the runtime directory was created");
 }
 
 #[test]

@@ -1270,3 +1270,38 @@ fn a_reload_needing_a_capability_respawns_the_checker_with_it() {
     check_eq!(d, after[0], before[0], "VRRP pid");
     check_eq!(d, after[2], before[2], "IPVS writer pid");
 }
+
+#[test]
+fn the_vrrp_notify_fifo_gets_keepalived_lines_and_its_reader_script_runs() {
+    let ns = Netns::new("fifo");
+    let dir = TempDir::new("fifo");
+    let out = dir.shared_dir("out");
+    let fifo = dir.join("vrrp.fifo");
+    // The reader script gets the FIFO's path as its last argument ($0 of `sh -c`).
+    let globals = format!(
+        "    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script \"/bin/sh -c 'cat \\\"$0\\\" >> {}/lines'\"\n",
+        fifo.display(),
+        out.display()
+    );
+    let conf = format!(
+        "{}{}{}",
+        global_defs(&globals),
+        vrrp_script("chk", "/bin/false", "    weight 0\n"),
+        instance("VI_1", 51, &["chk"], "")
+    );
+    let conf = dir.write("keepalived.conf", &conf);
+    let d = Launch::new(&ns, &conf, &dir.join("run")).start();
+    d.wait_started();
+    d.wait_for_log("VRRP instance VI_1 is now Fault", T);
+    let lines = d.wait("the FIFO line read by the reader script", T, || {
+        fs::read_to_string(out.join("lines"))
+            .ok()
+            .filter(|l| l.contains('\n'))
+    });
+    check_eq!(
+        d,
+        lines,
+        "INSTANCE \"VI_1\" FAULT 100\n".to_string(),
+        "what the reader script read from the FIFO"
+    );
+}
