@@ -307,6 +307,11 @@ impl Vrrp {
             ParentToVrrp::ScriptDone(d) => self.on_script_done(d),
             ParentToVrrp::TrackFile { name, value } => {
                 debug!("track_file {name} = {value:?}");
+                let mut out = Vec::new();
+                if let Some(e) = self.engine.as_mut() {
+                    e.on_file(&name, value, &mut out);
+                }
+                self.report(out);
             }
             ParentToVrrp::SendSnapshot => {
                 let names: Vec<String> = self

@@ -48,6 +48,8 @@ const DUMP_DEADLINE: Duration = Duration::from_secs(2);
 /// How long a notify script may run. keepalived gives them no limit, but here a hung notify
 /// script would hold back every later notify of its object.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the parent reads the track files.
+const TRACK_FILE_PERIOD: Duration = Duration::from_secs(1);
 /// Alerts kept while the checker is not running (the oldest is dropped beyond).
 const MAX_PENDING_ALERTS: usize = 64;
 /// Scripts that may run at once.
@@ -184,6 +186,18 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
     // What the VRRP state machine refuses (AH, auth_hmac, ...) is refused at load, not
     // when the VRRP process applies it.
     if loaded.is_ok() {
+        let c = &loaded.config;
+        let tracks_process = c.vrrp_instances.iter().any(|i| !i.track_process.is_empty())
+            || c.vrrp_sync_groups
+                .iter()
+                .any(|g| !g.track_process.is_empty());
+        if tracks_process {
+            error!(
+                "track_process (vrrp_track_process) is not supported yet: refusing the \
+                 configuration rather than running an instance that would stay in FAULT"
+            );
+            return Err(EXIT_CONFIG);
+        }
         for inst in &loaded.config.vrrp_instances {
             let refused = keepalived_vrrp::InstanceConfig::from_config(&loaded.config, inst)
                 .and_then(|mut c| c.normalise().map(|_| ()));
@@ -411,6 +425,10 @@ struct Parent {
     next_alert: u64,
     /// Alerts waiting for the checker to (re)start.
     pending_alerts: std::collections::VecDeque<AlertRequest>,
+    /// The last value of each track_file sent to the VRRP process.
+    track_values: HashMap<String, Option<i64>>,
+    /// When the track files are read next.
+    next_track_read: Instant,
 }
 
 /// Which notify FIFO.
@@ -534,6 +552,8 @@ impl Parent {
             fifos: Vec::new(),
             next_alert: 1,
             pending_alerts: std::collections::VecDeque::new(),
+            track_values: HashMap::new(),
+            next_track_read: Instant::now(),
         })
     }
 
@@ -1033,6 +1053,10 @@ impl Parent {
                 }
                 if role == Role::Check {
                     self.send_alerts();
+                }
+                if role == Role::Vrrp {
+                    self.track_values.clear();
+                    self.next_track_read = now;
                 }
                 self.check_ready();
             }
@@ -2201,6 +2225,10 @@ impl Parent {
         if self.dump.as_ref().is_some_and(|d| now >= d.deadline) {
             self.finish_dump(true);
         }
+        if now >= self.next_track_read {
+            self.next_track_read = now + TRACK_FILE_PERIOD;
+            self.read_track_files();
+        }
         if self.stop.is_some() {
             self.advance_stop(now);
             return;
@@ -2254,8 +2282,49 @@ impl Parent {
         }
     }
 
+    /// Reads every track_file and sends the values that changed to the VRRP process
+    /// (children open no configuration files).
+    fn read_track_files(&mut self) {
+        if self.config.track_files.is_empty() {
+            return;
+        }
+        let running = self.children.iter().any(|c| {
+            c.role == Role::Vrrp && c.proc.as_ref().is_some_and(|p| p.stage == Stage::Running)
+        });
+        if !running {
+            return;
+        }
+        let files: Vec<(String, String)> = self
+            .config
+            .track_files
+            .iter()
+            .filter_map(|f| Some((f.name.clone(), f.file.clone()?)))
+            .collect();
+        for (name, path) in files {
+            let value = std::fs::read_to_string(&path).ok().and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .and_then(|w| w.parse::<i64>().ok())
+            });
+            if self.track_values.get(&name) == Some(&value) {
+                continue;
+            }
+            self.track_values.insert(name.clone(), value);
+            if let Some(ch) = self
+                .child_mut(Role::Vrrp)
+                .and_then(|c| c.proc.as_mut())
+                .and_then(|p| p.link.vrrp())
+            {
+                let _ = ch.send(&ParentToVrrp::TrackFile { name, value });
+            }
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         let mut d: Vec<Instant> = Vec::new();
+        if !self.config.track_files.is_empty() {
+            d.push(self.next_track_read);
+        }
         d.extend(self.broker.next_deadline());
         d.extend(self.watchdog.map(|w| w.1));
         d.extend(self.dump.as_ref().map(|p| p.deadline));
