@@ -270,6 +270,21 @@ fn roles_needed(config: &Config, opts: &Options) -> BTreeSet<Role> {
 /// The capabilities a child needs for this configuration.
 pub fn caps_for(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capability> {
     use caps::Capability::*;
+    let g = &config.global_defs;
+    let no_swap = match role {
+        Role::Vrrp => g.vrrp_no_swap,
+        Role::Check | Role::Ipvs => g.checker_no_swap,
+    };
+    let mut caps = caps_for_job(role, config, check_gid);
+    if no_swap {
+        // `*_no_swap`: the child locks its own memory at start.
+        caps.push(CAP_IPC_LOCK);
+    }
+    caps
+}
+
+fn caps_for_job(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capability> {
+    use caps::Capability::*;
     match role {
         Role::Vrrp => vec![CAP_NET_ADMIN, CAP_NET_RAW],
         Role::Ipvs => vec![CAP_NET_ADMIN],
@@ -752,6 +767,7 @@ impl Parent {
         {
             error!("cannot watch {name}: {e}");
         }
+        self.schedule(role, pid);
         let pidfile = self.pidfile(role);
         if let Err(e) = keepalived_sys::files::write_pidfile(&pidfile, pid.as_raw() as u32) {
             warn!("cannot write pidfile {}: {e}", pidfile.display());
@@ -782,6 +798,47 @@ impl Parent {
             stop_sent: None,
             closed: false,
         });
+    }
+
+    /// Applies `vrrp_priority`, `vrrp_rt_priority` (+ `vrrp_rlimit_rttime`) and
+    /// `vrrp_cpu_affinity` to the VRRP process, the `checker_` ones to the checker and the
+    /// IPVS writer (keepalived's checker process did both jobs).
+    fn schedule(&self, role: Role, pid: Pid) {
+        use keepalived_sys::sched;
+        let g = &self.config.global_defs;
+        let (nice, rt, rttime, cpus) = match role {
+            Role::Vrrp => (
+                g.vrrp_priority,
+                g.vrrp_rt_priority,
+                g.vrrp_rlimit_rttime,
+                &g.vrrp_cpu_affinity,
+            ),
+            Role::Check | Role::Ipvs => (
+                g.checker_priority,
+                g.checker_rt_priority,
+                g.checker_rlimit_rttime,
+                &g.checker_cpu_affinity,
+            ),
+        };
+        let name = format!("keepalived-rs-{}", role.name());
+        if nice != 0 {
+            if let Err(e) = sched::set_nice(pid, nice) {
+                warn!("{name}: cannot set priority {nice}: {e}");
+            }
+        }
+        if let Some(rt) = rt {
+            if let Err(e) = sched::set_rttime(pid, rttime) {
+                warn!("{name}: cannot set rlimit_rttime {rttime}: {e}");
+            }
+            if let Err(e) = sched::set_rt_priority(pid, rt) {
+                warn!("{name}: cannot set real-time priority {rt}: {e}");
+            }
+        }
+        if !cpus.is_empty() {
+            if let Err(e) = sched::set_affinity(pid, cpus) {
+                warn!("{name}: cannot set CPU affinity {cpus:?}: {e}");
+            }
+        }
     }
 
     fn on_signals(&mut self) {
