@@ -35,6 +35,13 @@ pub enum Output {
         /// Before acting (true) or after (false).
         intent: bool,
     },
+    /// A sync group changed state.
+    Group {
+        /// The group.
+        name: String,
+        /// Its new state.
+        state: State,
+    },
     /// A master received a lower-priority advert.
     LowerPriority {
         /// The instance.
@@ -140,6 +147,10 @@ pub struct Engine {
     pub ifindex_by_name: BTreeMap<String, u32>,
     /// States of instances whose settings a reload changed, to resume from.
     pub reload_saved: BTreeMap<String, Saved>,
+    /// The sync groups and their members' names (in member-index order).
+    pub groups: Vec<(keepalived_vrrp::SyncGroup, Vec<String>)>,
+    /// Which group and member index each member instance is.
+    pub member_of: BTreeMap<String, (usize, usize)>,
 }
 
 impl Engine {
@@ -153,6 +164,8 @@ impl Engine {
             release: true,
             ifindex_by_name: BTreeMap::new(),
             reload_saved: BTreeMap::new(),
+            groups: Vec::new(),
+            member_of: BTreeMap::new(),
         })
     }
 
@@ -251,6 +264,30 @@ impl Engine {
             }
         }
         self.slots = keep;
+        let mut groups = Vec::new();
+        let mut member_of = BTreeMap::new();
+        for g in &config.vrrp_sync_groups {
+            let members: Vec<String> = g
+                .group
+                .iter()
+                .map(|m| m.name.clone())
+                .filter(|m| self.slots.contains_key(m))
+                .collect();
+            let gi = groups.len();
+            let kept = self
+                .groups
+                .iter()
+                .find(|(sg, ms)| sg.name() == g.name && *ms == members)
+                .map(|(sg, _)| sg.clone());
+            for (mi, m) in members.iter().enumerate() {
+                member_of.insert(m.clone(), (gi, mi));
+            }
+            let sg =
+                kept.unwrap_or_else(|| keepalived_vrrp::SyncGroup::new(&g.name, members.len()));
+            groups.push((sg, members));
+        }
+        self.groups = groups;
+        self.member_of = member_of;
         self.open_sockets(&links)?;
         Ok(new)
     }
@@ -630,8 +667,59 @@ impl Engine {
         spec
     }
 
-    /// Carries out one instance's actions, in order.
+    /// Carries out one instance's actions, in order, then its sync group's orders.
     fn apply(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
+        self.apply_depth(slot, acts, out, 0);
+    }
+
+    fn apply_depth(
+        &mut self,
+        slot: &mut Slot,
+        acts: Vec<Action>,
+        out: &mut Vec<Output>,
+        depth: u8,
+    ) {
+        let member = self.member_of.get(&slot.block.name).copied();
+        let wishes = member.map(|_| acts.clone());
+        self.apply_one(slot, acts, out);
+        let (Some((gi, mi)), Some(acts)) = (member, wishes) else {
+            return;
+        };
+        // Bounded: a group settles in a few rounds; never recurse without limit.
+        if depth >= 8 {
+            return;
+        }
+        let Some((group, members)) = self.groups.get_mut(gi) else {
+            return;
+        };
+        let so = group.observe(mi, &acts);
+        let gname = group.name().to_string();
+        let members = members.clone();
+        if let Some(t) = so.transition {
+            info!("VRRP_Group({gname}) {:?} -> {:?}", t.from, t.to);
+            out.push(Output::Group {
+                name: gname.clone(),
+                state: t.to,
+            });
+        }
+        for (m, cmd) in so.commands {
+            let Some(target) = members.get(m) else {
+                continue;
+            };
+            if *target == slot.block.name {
+                slot.reason = format!("sync group {gname}");
+                let a = slot.inst.handle(now(), Event::Sync(cmd));
+                self.apply_depth(slot, a, out, depth + 1);
+            } else if let Some(mut other) = self.slots.remove(target) {
+                other.reason = format!("sync group {gname}");
+                let a = other.inst.handle(now(), Event::Sync(cmd));
+                self.apply_depth(&mut other, a, out, depth + 1);
+                self.slots.insert(target.clone(), other);
+            }
+        }
+    }
+
+    fn apply_one(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
         let name = slot.block.name.clone();
         let mut changed = false;
         for a in acts {

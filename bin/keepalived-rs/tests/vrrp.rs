@@ -507,3 +507,57 @@ fn track_interface_moves_mastership() {
         &[&a, &b],
     );
 }
+
+#[test]
+fn a_sync_group_moves_together() {
+    let lab = Lab::new("sync", 2);
+    let dir = TempDir::new("sync");
+    let ns0 = &lab.ns(0).name;
+    run(
+        "ip",
+        &[
+            "-n", ns0, "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ],
+    );
+    run("ip", &["-n", ns0, "link", "set", "up0", "up"]);
+    run("ip", &["-n", ns0, "link", "set", "up1", "up"]);
+    let node = |state: &str, prio: u8, track: &str| {
+        let head = "global_defs {\n    script_user nobody\n}\nvrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+        let body = |name: &str, vrid: u8, vip: &str, track: &str| {
+            format!(
+                "vrrp_instance {name} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    \
+                 priority {prio}\n    advert_int 1\n{track}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+            )
+        };
+        format!(
+            "{head}{}{}",
+            body("VI_1", 64, "192.0.2.10/24", track),
+            body("VI_2", 65, "192.0.2.11/24", "")
+        )
+    };
+    let track = "    track_interface {\n        up0\n    }\n";
+    let a = start(&lab, 0, &dir, &node("MASTER", 150, track));
+    let b = start(&lab, 1, &dir, &node("BACKUP", 100, ""));
+    wait_vip(&lab, 0, "192.0.2.10", "VI_1 master", &[&a, &b]);
+    wait_vip(&lab, 0, "192.0.2.11", "VI_2 master", &[&a, &b]);
+    a.wait_for_log("VRRP sync group G is now Master", T);
+    // Only VI_1 tracks up0; the group takes VI_2 along.
+    run("ip", &["-n", ns0, "link", "set", "up1", "down"]);
+    wait_vip(&lab, 1, "192.0.2.10", "VI_1 on the backup", &[&a, &b]);
+    wait_vip(
+        &lab,
+        1,
+        "192.0.2.11",
+        "VI_2 on the backup with its group",
+        &[&a, &b],
+    );
+    a.wait_for_log("VRRP sync group G is now Fault", T);
+    let gone = poll_until(T, || {
+        (!lab.has(0, "192.0.2.10") && !lab.has(0, "192.0.2.11")).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "the old master kept a VIP:\n{}",
+        lab.addrs(0)
+    );
+}
