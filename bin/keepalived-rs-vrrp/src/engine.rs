@@ -35,6 +35,15 @@ pub enum Output {
         /// Before acting (true) or after (false).
         intent: bool,
     },
+    /// Ask the parent to set an interface setting (VMAC set-up).
+    Sysctl {
+        /// The interface.
+        interface: String,
+        /// The setting.
+        key: keepalived_ipc::msg::Sysctl,
+        /// Its value.
+        value: u8,
+    },
     /// A sync group changed state.
     Group {
         /// The group.
@@ -58,8 +67,10 @@ pub struct Slot {
     pub inst: Instance,
     /// Its configuration block (for addresses).
     pub block: VrrpInstance,
-    /// The interface's index (0 while it does not exist).
+    /// The index of the interface adverts go through (0 while it does not exist).
     pub ifindex: u32,
+    /// The index of the interface the VIPs go on (the VMAC with use_vmac).
+    pub vip_if: u32,
     /// The interface's name.
     pub ifname: String,
     /// Its MAC address (for GARP).
@@ -151,6 +162,10 @@ pub struct Engine {
     pub groups: Vec<(keepalived_vrrp::SyncGroup, Vec<String>)>,
     /// Which group and member index each member instance is.
     pub member_of: BTreeMap<String, (usize, usize)>,
+    /// VMACs this process created (deleted on a releasing stop).
+    pub created_vmacs: BTreeMap<String, u32>,
+    /// Interface-setting requests for the parent, produced while configuring.
+    pub pending: Vec<Output>,
 }
 
 impl Engine {
@@ -166,6 +181,8 @@ impl Engine {
             reload_saved: BTreeMap::new(),
             groups: Vec::new(),
             member_of: BTreeMap::new(),
+            created_vmacs: BTreeMap::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -188,11 +205,25 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| config.global_defs.default_interface.clone());
             let link = links.iter().find(|l| l.name == ifname);
-            let ifindex = link.map(|l| l.index).unwrap_or(0);
+            let base_index = link.map(|l| l.index).unwrap_or(0);
             let src = block.unicast_src_ip.or_else(|| {
-                primary_address(&addrs, ifindex, cfg.family == Family::Ipv6, &cfg.vips)
+                primary_address(&addrs, base_index, cfg.family == Family::Ipv6, &cfg.vips)
             });
             cfg.primary_address = src;
+            // use_vmac: adverts (unless vmac_xmit_base) and VIPs go on the macvlan.
+            let vmac = match (&block.use_vmac, link) {
+                (Some(v), Some(base)) => {
+                    Some(self.ensure_vmac(config, block, v, base, &addrs, cfg.family)?)
+                }
+                _ => None,
+            };
+            let (ifindex, vip_if, link, ifname) = match &vmac {
+                Some(vl) if !block.vmac_xmit_base => {
+                    (vl.index, vl.index, Some(vl), vl.name.clone())
+                }
+                Some(vl) => (base_index, vl.index, link, ifname),
+                None => (base_index, base_index, link, ifname),
+            };
             if let Some(old) = self.slots.remove(&block.name) {
                 if old.block == *block {
                     keep.insert(block.name.clone(), old);
@@ -200,7 +231,7 @@ impl Engine {
                 }
                 let mut old = old;
                 let same_router = old.block.virtual_router_id == block.virtual_router_id
-                    && old.ifname == ifname
+                    && old.ifindex == ifindex
                     && old.inst.config().family == cfg.family;
                 if same_router {
                     // Changed settings of the same virtual router: the new instance resumes
@@ -245,6 +276,7 @@ impl Engine {
                     inst,
                     block: block.clone(),
                     ifindex,
+                    vip_if,
                     ifname,
                     mac: link.and_then(|l| l.mac),
                     src,
@@ -290,6 +322,140 @@ impl Engine {
         self.member_of = member_of;
         self.open_sockets(&links)?;
         Ok(new)
+    }
+
+    /// Brings the instances' idea of their interfaces in line with a fresh link dump (a
+    /// VMAC may get its carrier after it was created). Started instances are told.
+    pub fn refresh_links(&mut self, links: &[Link], started: bool, out: &mut Vec<Output>) {
+        self.ifindex_by_name = links.iter().map(|l| (l.name.clone(), l.index)).collect();
+        let changed: Vec<(u32, bool)> = self
+            .slots
+            .values_mut()
+            .filter_map(|s| {
+                let up = links.iter().any(|l| l.index == s.ifindex && l.up());
+                (s.link_up != up).then(|| {
+                    s.link_up = up;
+                    (s.ifindex, up)
+                })
+            })
+            .collect();
+        if started {
+            for (ifindex, up) in changed {
+                self.on_link(ifindex, up, out);
+            }
+        }
+    }
+
+    /// Creates (or adopts) the instance's VMAC: a private-mode macvlan on the base
+    /// interface with the virtual router MAC, addrgenmode none, the base's link-local
+    /// address copied for IPv6, up; and asks the parent for the interface settings that
+    /// make only the VMAC answer ARP for the VIPs.
+    fn ensure_vmac(
+        &mut self,
+        config: &Config,
+        block: &VrrpInstance,
+        v: &keepalived_config::vrrp::UseVmac,
+        base: &Link,
+        addrs: &[keepalived_netlink::Address],
+        family: Family,
+    ) -> Result<Link, String> {
+        let vrid = block.virtual_router_id.unwrap_or(0);
+        let name = v
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}.{vrid}", config.global_defs.vmac_prefix));
+        let nl_family = if family == Family::Ipv6 {
+            keepalived_netlink::Family::Inet6
+        } else {
+            keepalived_netlink::Family::Inet
+        };
+        let mac: [u8; 6] = match v.mac.as_ref().map(|m| m.0.as_slice()) {
+            Some([a, b, c, d, e, f]) => [*a, *b, *c, *d, *e, *f],
+            Some([a, b, c, d, e]) => [*a, *b, *c, *d, *e, vrid],
+            _ => keepalived_netlink::vmac_mac(nl_family, vrid),
+        };
+        let err = |e: keepalived_netlink::Error| format!("VMAC {name}: {e}");
+        let existing = self.rtnl.link_by_name(&name).map_err(err)?;
+        let link = match existing {
+            Some(l) if l.parent == Some(base.index) && l.mac == Some(mac) => l,
+            Some(_) => {
+                return Err(format!(
+                    "interface {name} exists and is not the VMAC of vrrp_instance {}                      (macvlan on {} with MAC {})",
+                    block.name,
+                    base.name,
+                    keepalived_netlink::format_mac(&mac)
+                ));
+            }
+            None => {
+                self.rtnl.create_vmac(base.index, &name, mac).map_err(err)?;
+                let l = self
+                    .rtnl
+                    .link_by_name(&name)
+                    .map_err(err)?
+                    .ok_or_else(|| format!("VMAC {name} vanished after its creation"))?;
+                self.rtnl.set_addr_gen_mode_none(l.index).map_err(err)?;
+                self.created_vmacs.insert(name.clone(), l.index);
+                info!(
+                    "created VMAC {name} on {} ({})",
+                    base.name,
+                    keepalived_netlink::format_mac(&mac)
+                );
+                l
+            }
+        };
+        if family == Family::Ipv6 {
+            // The base interface's link-local address, so adverts leave from it.
+            if let Some(ll) = addrs.iter().find(|a| {
+                a.ifindex == base.index
+                    && matches!(a.addr, IpAddr::V6(x) if x.is_unicast_link_local())
+            }) {
+                let mut spec = AddrSpec::new(link.index, ll.addr, ll.prefix_len);
+                spec.scope = 253;
+                spec.nodad = true;
+                if let Err(e) = self.rtnl.add_address(&spec) {
+                    warn!("VMAC {name}: cannot copy the link-local address: {e}");
+                }
+            }
+        }
+        self.rtnl.set_link_up(link.index).map_err(err)?;
+        use keepalived_ipc::msg::Sysctl::*;
+        let mut ask = |interface: &str, key, value| {
+            self.pending.push(Output::Sysctl {
+                interface: interface.to_string(),
+                key,
+                value,
+            })
+        };
+        // Only the VMAC answers ARP for the VIPs, and it accepts its own traffic.
+        ask(&base.name, ArpIgnore, 1);
+        ask(&base.name, ArpFilter, 1);
+        // Replies to clients leave through the base interface with the VIP as source; its
+        // ARP requests must not announce the VIP with the base MAC (the client would learn
+        // it): use the base's own address.
+        ask(&base.name, ArpAnnounce, 2);
+        ask(&name, ArpIgnore, 1);
+        ask(&name, AcceptLocal, 1);
+        ask(&name, RpFilter, 0);
+        // rp_filter's effective value is max(all, interface): with all set, clear it and
+        // give every other interface the old value, so only the VMAC loses the filter.
+        let all = std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter")
+            .ok()
+            .and_then(|v| v.trim().parse::<u8>().ok())
+            .unwrap_or(0);
+        if all != 0 {
+            for l in self.ifindex_by_name.keys() {
+                if *l != name {
+                    let cur =
+                        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{l}/rp_filter"))
+                            .ok()
+                            .and_then(|v| v.trim().parse::<u8>().ok())
+                            .unwrap_or(0);
+                    ask(l, RpFilter, cur.max(all));
+                }
+            }
+            ask("all", RpFilter, 0);
+        }
+        Ok(link)
     }
 
     /// Opens the sockets every instance needs and closes the others.
@@ -404,8 +570,8 @@ impl Engine {
                 .ifindex_by_name
                 .get(dev)
                 .copied()
-                .unwrap_or(slot.ifindex),
-            _ => slot.ifindex,
+                .unwrap_or(slot.vip_if),
+            _ => slot.vip_if,
         }
     }
 
@@ -625,8 +791,21 @@ impl Engine {
         }
     }
 
-    /// Stops every instance: masters send priority 0 and (unless -V) remove their VIPs.
+    /// Stops every instance: masters send priority 0 and (unless -V) remove their VIPs and
+    /// the VMACs this process created.
     pub fn stop_all(&mut self, out: &mut Vec<Output>) {
+        self.stop_instances(out);
+        if self.release {
+            for (name, index) in std::mem::take(&mut self.created_vmacs) {
+                match self.rtnl.delete_link(index) {
+                    Ok(_) => info!("removed VMAC {name}"),
+                    Err(e) => warn!("cannot remove VMAC {name}: {e}"),
+                }
+            }
+        }
+    }
+
+    fn stop_instances(&mut self, out: &mut Vec<Output>) {
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             if let Some(mut slot) = self.slots.remove(&name) {

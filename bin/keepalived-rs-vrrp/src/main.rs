@@ -408,11 +408,19 @@ impl Vrrp {
         };
         let new = engine.configure(&config)?;
         // The monitor reports up/down as transitions from the table it holds.
+        let mut pending = std::mem::take(&mut engine.pending);
         match engine.rtnl.links() {
-            Ok(links) => self.monitor.sync_links(&links),
+            Ok(links) => {
+                self.monitor.sync_links(&links);
+                engine.refresh_links(&links, self.started, &mut pending);
+            }
             Err(e) => warn!("cannot read the links: {e}"),
         }
         self.sockets_dirty = true;
+        self.report(pending);
+        let Some(engine) = self.engine.as_ref() else {
+            return Ok(new);
+        };
         info!(
             "configuration applied: {} instance(s), {} script(s)",
             engine.slots.len(),
@@ -495,6 +503,15 @@ impl Vrrp {
                         });
                     }
                 }
+                Output::Sysctl {
+                    interface,
+                    key,
+                    value,
+                } => self.send(VrrpToParent::Sysctl {
+                    interface,
+                    key,
+                    value,
+                }),
                 Output::Group { name, state } => {
                     self.seq += 1;
                     let seq = self.seq;

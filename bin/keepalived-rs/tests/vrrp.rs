@@ -99,6 +99,17 @@ impl Lab {
     }
 }
 
+/// A command's output, or nothing when it fails (e.g. a device that does not exist yet).
+fn try_run(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 /// A keepalived.conf with one instance on eth0.
 fn conf(state: &str, prio: u8, vrid: u8, extra: &str, vip: &str) -> String {
     format!(
@@ -559,5 +570,107 @@ fn a_sync_group_moves_together() {
         gone.is_some(),
         "the old master kept a VIP:\n{}",
         lab.addrs(0)
+    );
+}
+
+#[test]
+fn use_vmac_gives_the_vip_the_virtual_mac_and_only_the_vmac_answers() {
+    let lab = Lab::new("vmac", 3);
+    let dir = TempDir::new("vmac");
+    let vip = "192.0.2.10";
+    let vmac = "    use_vmac\n";
+    let mut a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", 150, 66, vmac, "192.0.2.10/24"),
+    );
+    let b = start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", 100, 66, vmac, "192.0.2.10/24"),
+    );
+    let ns0 = &lab.ns(0).name;
+    let on_vmac = || try_run("ip", &["-n", ns0, "-o", "addr", "show", "dev", "vrrp.66"]);
+    let placed = poll_until(T, || on_vmac().contains(" 192.0.2.10/").then_some(()));
+    assert!(
+        placed.is_some(),
+        "the VIP is not on vrrp.66:\n{}\n{}",
+        on_vmac(),
+        a.log()
+    );
+    let link = run("ip", &["-n", ns0, "-d", "link", "show", "dev", "vrrp.66"]);
+    assert!(link.contains("00:00:5e:00:01:42"), "{link}");
+    assert!(link.contains("macvlan mode private"), "{link}");
+    // The client resolves the VIP to the virtual MAC (the base interface keeps quiet).
+    let client = &lab.ns(2).name;
+    run("ip", &["-n", client, "neigh", "flush", "dev", "eth0"]);
+    let pinged = poll_until(T, || {
+        Command::new("ip")
+            .args(["netns", "exec", client, "ping", "-c", "1", "-W", "1", vip])
+            .stdout(Stdio::null())
+            .status()
+            .ok()
+            .filter(|s| s.success())
+    });
+    assert!(pinged.is_some(), "the client cannot reach the VIP");
+    let neigh = run("ip", &["-n", client, "neigh", "show", vip]);
+    assert!(
+        neigh.contains("00:00:5e:00:01:42"),
+        "the client's neighbour entry: {neigh}\nlinks of the routers:\n{}\n{}\naddresses of the backup:\n{}\nmaster log:\n{}\nbackup log:\n{}",
+        try_run("ip", &["-n", ns0, "-o", "link"]),
+        try_run("ip", &["-n", &lab.ns(1).name, "-o", "link"]),
+        try_run("ip", &["-n", &lab.ns(1).name, "-o", "addr"]),
+        a.log(),
+        b.log()
+    );
+    let arp_ignore = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns0,
+            "cat",
+            "/proc/sys/net/ipv4/conf/eth0/arp_ignore",
+        ],
+    );
+    assert_eq!(arp_ignore.trim(), "1", "arp_ignore on the base interface");
+    // Failover moves the VIP to the backup's VMAC, with the same MAC.
+    lab.link(0, false);
+    let ns1 = &lab.ns(1).name;
+    let moved = poll_until(T, || {
+        try_run("ip", &["-n", ns1, "-o", "addr", "show", "dev", "vrrp.66"])
+            .contains(" 192.0.2.10/")
+            .then_some(())
+    });
+    assert!(
+        moved.is_some(),
+        "the VIP did not move to the backup's VMAC:\n{}",
+        b.log()
+    );
+    lab.link(0, true);
+    // A clean stop removes the VMAC and restores arp_ignore.
+    a.signal(Signal::SIGTERM);
+    a.wait_exit(T);
+    let links = run("ip", &["-n", ns0, "-o", "link"]);
+    assert!(
+        !links.contains("vrrp.66"),
+        "the VMAC is still there:\n{links}"
+    );
+    let arp_ignore = run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns0,
+            "cat",
+            "/proc/sys/net/ipv4/conf/eth0/arp_ignore",
+        ],
+    );
+    assert_eq!(
+        arp_ignore.trim(),
+        "0",
+        "arp_ignore restored on the base interface"
     );
 }

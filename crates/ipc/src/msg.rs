@@ -262,6 +262,36 @@ pub enum ParentToVrrp {
     Shutdown(Shutdown),
 }
 
+/// An IPv4 interface setting the VRRP process may ask the parent to write (the VRRP
+/// process cannot write /proc/sys itself: it is not uid 0). The parent keeps the old
+/// values and restores them when the daemon stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Sysctl {
+    /// `net.ipv4.conf.IF.arp_ignore`.
+    ArpIgnore,
+    /// `net.ipv4.conf.IF.arp_filter`.
+    ArpFilter,
+    /// `net.ipv4.conf.IF.arp_announce`.
+    ArpAnnounce,
+    /// `net.ipv4.conf.IF.accept_local`.
+    AcceptLocal,
+    /// `net.ipv4.conf.IF.rp_filter` (`all` allowed).
+    RpFilter,
+}
+
+impl Sysctl {
+    /// The file name under /proc/sys/net/ipv4/conf/IF/.
+    pub fn key(self) -> &'static str {
+        match self {
+            Sysctl::ArpIgnore => "arp_ignore",
+            Sysctl::ArpFilter => "arp_filter",
+            Sysctl::ArpAnnounce => "arp_announce",
+            Sysctl::AcceptLocal => "accept_local",
+            Sysctl::RpFilter => "rp_filter",
+        }
+    }
+}
+
 /// VRRP process to parent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum VrrpToParent {
@@ -291,6 +321,15 @@ pub enum VrrpToParent {
     RunScript(ScriptRequest),
     /// A dump's content.
     Dump(DumpText),
+    /// Set an interface setting (VMAC set-up): interface name, setting, value.
+    Sysctl {
+        /// The interface (`all` only for rp_filter).
+        interface: String,
+        /// Which setting.
+        key: Sysctl,
+        /// The value (0..2).
+        value: u8,
+    },
 }
 
 // ------------------------------------------------------------------------------------------

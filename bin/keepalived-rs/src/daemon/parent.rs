@@ -440,6 +440,8 @@ struct Parent {
     next_alert: u64,
     /// Alerts waiting for the checker to (re)start.
     pending_alerts: std::collections::VecDeque<AlertRequest>,
+    /// Interface settings changed for the VRRP process, with their old values.
+    sysctls: std::collections::BTreeMap<(String, Sysctl), String>,
     /// The last value of each track_file sent to the VRRP process.
     track_values: HashMap<String, Option<i64>>,
     /// When the track files are read next.
@@ -567,6 +569,7 @@ impl Parent {
             fifos: Vec::new(),
             next_alert: 1,
             pending_alerts: std::collections::VecDeque::new(),
+            sysctls: std::collections::BTreeMap::new(),
             track_values: HashMap::new(),
             next_track_read: Instant::now(),
         })
@@ -1132,6 +1135,9 @@ impl Parent {
             (Stage::Running, Inbound::Dump(d)) => self.on_dump(role, d),
             (Stage::Running, Inbound::RunScript(r)) => self.on_script_request(role, r),
             (Stage::Running, Inbound::Vrrp(m)) => self.on_vrrp(m),
+            // Interface settings come while the VRRP process applies its configuration
+            // (VMAC set-up), before its ack.
+            (Stage::AwaitAck(_), Inbound::Vrrp(m @ VrrpToParent::Sysctl { .. })) => self.on_vrrp(m),
             (Stage::Running, Inbound::Check(m)) => self.on_check(m),
             (Stage::Running, Inbound::Ipvs(m)) => self.on_ipvs(m),
             (Stage::Stopping, _) => {}
@@ -1180,6 +1186,11 @@ impl Parent {
                     c.instances = instances.into_iter().map(|r| (r.name.clone(), r)).collect();
                 }
             }
+            VrrpToParent::Sysctl {
+                interface,
+                key,
+                value,
+            } => self.set_sysctl(&interface, key, value),
             other => warn!("unexpected message from the VRRP process: {other:?}"),
         }
     }
@@ -1286,6 +1297,67 @@ impl Parent {
         if let (true, Some(st)) = (wanted, alert_state) {
             let name = r.name.clone();
             self.alert(|s| keepalived_check::smtp_alert::Alert::vrrp_instance(s, &name, st));
+        }
+    }
+
+    /// Writes an interface setting for the VRRP process (VMAC set-up), keeping the first
+    /// old value for the restore at stop. Only the four settings of [`Sysctl`], only
+    /// interface names (or `all` for rp_filter), only values 0..2.
+    fn set_sysctl(&mut self, interface: &str, key: Sysctl, value: u8) {
+        let valid_name = !interface.is_empty()
+            && interface.len() < 16
+            && !interface.contains('/')
+            && !interface.starts_with('.')
+            && (interface != "all" || key == Sysctl::RpFilter)
+            && interface != "default";
+        // Only the configured instances' interfaces and VMACs, or `all`.
+        let configured = interface == "all"
+            || self.config.vrrp_instances.iter().any(|i| {
+                i.interface.as_deref() == Some(interface)
+                    || i.use_vmac.as_ref().is_some_and(|v| {
+                        let default = format!(
+                            "{}.{}",
+                            self.config.global_defs.vmac_prefix,
+                            i.virtual_router_id.unwrap_or(0)
+                        );
+                        v.name.as_deref().unwrap_or(&default) == interface
+                    })
+            });
+        if !valid_name || !configured || value > 2 {
+            warn!(
+                "refused: the VRRP process asked to set {}={value} on '{interface}'",
+                key.key()
+            );
+            return;
+        }
+        let path = format!("/proc/sys/net/ipv4/conf/{interface}/{}", key.key());
+        let old = match std::fs::read_to_string(&path) {
+            Ok(v) => v.trim().to_string(),
+            Err(e) => {
+                warn!("cannot read {path}: {e}");
+                return;
+            }
+        };
+        if let Err(e) = std::fs::write(&path, format!("{value}\n")) {
+            warn!("cannot write {path}: {e}");
+            return;
+        }
+        log::debug!("{path}: {old} -> {value}");
+        self.sysctls
+            .entry((interface.to_string(), key))
+            .or_insert(old);
+    }
+
+    /// Puts back every interface setting changed for the VRRP process (interfaces that
+    /// are gone, such as deleted VMACs, are skipped).
+    fn restore_sysctls(&mut self) {
+        for ((interface, key), old) in std::mem::take(&mut self.sysctls) {
+            let path = format!("/proc/sys/net/ipv4/conf/{interface}/{}", key.key());
+            if std::path::Path::new(&path).exists() {
+                if let Err(e) = std::fs::write(&path, format!("{old}\n")) {
+                    warn!("cannot restore {path}: {e}");
+                }
+            }
         }
     }
 
@@ -2499,6 +2571,7 @@ impl Parent {
                 self.run_blocking_script("shutdown_script", &s, timeout);
             }
         }
+        self.restore_sysctls();
         for p in &self.pidfiles_written {
             let _ = keepalived_sys::files::remove_pidfile(p);
         }
