@@ -170,13 +170,26 @@ impl DemoError {
 
 /// Runs the demo and returns its exit status.
 pub fn run(args: &DemoArgs) -> ExitCode {
+    // The first SIGINT, SIGTERM or SIGHUP sets the flag and the demo removes its lab; a
+    // second SIGINT or SIGTERM ends it at once (a later run removes what it left).
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
-        if let Err(e) = signal_hook::flag::register(sig, interrupted.clone()) {
+        let registered = if sig == signal_hook::consts::SIGHUP {
+            Ok(())
+        } else {
+            signal_hook::flag::register_conditional_shutdown(
+                sig,
+                i32::from(EXIT_INTERRUPTED),
+                interrupted.clone(),
+            )
+            .map(drop)
+        }
+        .and_then(|()| signal_hook::flag::register(sig, interrupted.clone()).map(drop));
+        if let Err(e) = registered {
             eprintln!("keepalived-rs demo: cannot handle signal {sig}: {e}");
             return ExitCode::FAILURE;
         }
@@ -666,15 +679,37 @@ mod tests {
     #[test]
     fn stale_labs_of_dead_runs_are_removed() {
         // A namespace named as a lab of a pid that cannot exist (above pid_max).
+        // Its process and directory go with it.
         let name = "krs-demo-r1-4999999";
+        let dir = std::env::temp_dir().join("krs-demo-4999999");
         let _ = lab::ip(&["netns", "del", name]);
         lab::ip(&["netns", "add", name]).expect("netns add");
+        std::fs::create_dir_all(dir.join("run-r1")).expect("stale dir");
+        let mut sleeper = std::process::Command::new("ip")
+            .args(["netns", "exec", name, "sleep", "60"])
+            .spawn()
+            .expect("a process in the stale namespace");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lab::ip(&["netns", "pids", name])
+            .expect("pids")
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "sleep never entered the namespace"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let lab = Lab::create().expect("lab");
         let removed = lab::remove_stale_labs().expect("removal");
         assert!(removed.contains(&name.to_string()), "{removed:?}");
         assert!(!lab::namespaces().expect("list").contains(&name.to_string()));
+        assert!(!dir.exists());
+        let status = sleeper.wait().expect("reaped");
+        assert!(!status.success(), "killed: {status}");
         // A live run's lab stays.
-        let lab = Lab::create().expect("lab");
-        lab::remove_stale_labs().expect("removal");
         assert_eq!(remaining(lab.suffix()).len(), 4);
+        assert!(lab.dir().is_dir());
     }
 }

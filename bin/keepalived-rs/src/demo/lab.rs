@@ -208,8 +208,8 @@ fn owner_pid(ns: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Deletes the namespaces (and kills their processes) of demo runs whose process is gone,
-/// e.g. one that was killed with SIGKILL. Returns the names removed.
+/// Deletes the namespaces (and kills their processes) and the directories of demo runs
+/// whose process is gone, e.g. one killed with SIGKILL. Returns the namespaces removed.
 pub fn remove_stale_labs() -> Result<Vec<String>, DemoError> {
     let stale: Vec<String> = namespaces()?
         .into_iter()
@@ -218,6 +218,20 @@ pub fn remove_stale_labs() -> Result<Vec<String>, DemoError> {
     for ns in &stale {
         kill_namespace_processes(ns);
         ip(&["netns", "del", ns])?;
+    }
+    // Their directories too.
+    if let Ok(entries) = fs::read_dir(std::env::temp_dir()) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dead = name
+                .strip_prefix("krs-demo-")
+                .and_then(|s| s.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if dead && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
     }
     Ok(stale)
 }
