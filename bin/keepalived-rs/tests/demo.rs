@@ -264,10 +264,11 @@ fn failover(args: &[&str], how: &str) -> (f64, u64) {
 #[test]
 fn the_demo_shows_a_link_failover_and_removes_its_lab() {
     let (gap, lost) = failover(&[], "r1 fails: its link eth0 is set down");
-    // Master_Down_Interval is 3.61 s with advert_int 1: the client's outage is about
-    // that, never less than 3 adverts, and bounded.
-    assert!((3.0..8.0).contains(&gap), "failover {gap} s");
-    assert!(lost >= 250, "{lost} pings lost");
+    // Master_Down_Interval is 3.61 s with advert_int 1, counted from the last advert r2
+    // received from r1, up to one interval before the link went down: the client's
+    // outage is 2.61 to 3.61 s, plus the time for its ARP entry to follow the VIP.
+    assert!((2.5..8.0).contains(&gap), "failover {gap} s");
+    assert!(lost >= 200, "{lost} pings lost");
 }
 
 #[test]
