@@ -13,3 +13,4 @@ pub mod runtime;
 pub mod script;
 pub mod spawn;
 pub mod syslog;
+pub mod vrrp_net;

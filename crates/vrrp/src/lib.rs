@@ -17,6 +17,7 @@
 pub mod config;
 pub mod error;
 mod from_config;
+pub mod garp;
 pub mod instance;
 pub mod packet;
 pub mod priority;
