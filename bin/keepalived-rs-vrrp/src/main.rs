@@ -2,31 +2,38 @@
 //! its own user with CAP_NET_ADMIN and CAP_NET_RAW, and receives its projection of the
 //! configuration.
 //!
-//! This build runs the instances' track scripts (through the parent, which runs them as
-//! `script_user`) and reports their effect: the effective priority, and FAULT when a
-//! weight-0 script fails. The VRRP protocol itself (adverts, VIPs) is driven by
-//! keepalived-vrrp in the VRRP issue.
+//! One mio loop: the IPC socket, one raw VRRP socket per interface and family, the
+//! rtnetlink monitor, and the timers of keepalived-vrrp's instances. Track scripts run in
+//! the parent (which runs them as `script_user`); their results come back here, counted
+//! with rise/fall, and move the instances' priorities.
 
+mod engine;
 mod track;
 
 use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use keepalived_config::Config;
 use keepalived_config::project::{ObjectKey, VrrpObject};
-use keepalived_config::vrrp::VrrpInstance;
 use keepalived_ipc::Channel;
 use keepalived_ipc::msg::*;
+use keepalived_netlink::{Event as LinkEvent, Monitor, MonitorError};
 use log::{debug, error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::signal::*;
 use signal_hook_mio::v1_0::Signals;
 
+use engine::{Engine, Output};
 use track::ScriptTracker;
 
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const MONITOR: Token = Token(2);
+/// VRRP sockets use tokens from here, one per (interface, family).
+const FIRST_SOCKET: usize = 16;
 
 fn main() -> ExitCode {
     let started = match keepalived_ipc::child::startup("keepalived-rs-vrrp") {
@@ -49,15 +56,9 @@ struct ScriptRun {
     interval: Duration,
     next: Instant,
     in_flight: Option<u64>,
-}
-
-/// An instance's recomputed priority, fault and tracker counters.
-#[derive(Debug)]
-struct Update {
-    name: String,
-    prio: u8,
-    fault: bool,
-    counters: Vec<(String, i32)>,
+    /// A result exists (a run finished, or the parent handed back a resumed state); until
+    /// then the instances see the script as unknown.
+    known: bool,
 }
 
 #[derive(Debug)]
@@ -65,55 +66,73 @@ struct Vrrp {
     chan: Channel<ParentToVrrp, VrrpToParent>,
     objects: BTreeMap<ObjectKey, VrrpObject>,
     scripts: BTreeMap<String, ScriptRun>,
-    instances: BTreeMap<String, InstanceReport>,
+    engine: Option<Engine>,
+    /// Saved states handed back by the parent after a respawn.
+    resume: BTreeMap<String, keepalived_vrrp::Saved>,
+    /// Tracker counters handed back by the parent.
     started: bool,
     seq: u64,
     next_request: u64,
     exit: bool,
+    /// Socket tokens: token -> (ifindex, IPv6).
+    tokens: BTreeMap<usize, (u32, bool)>,
+    /// The sockets need (re-)registering with the poll.
+    sockets_dirty: bool,
+    /// Link and address changes.
+    monitor: Monitor,
 }
 
 fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
     let chan = Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    // Not SIGPIPE: it stays ignored, so a write to a closed pipe is an error, never a loop
+    // of SIGPIPEs raised from signal-hook's own handler.
     let mut signals =
         Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2]).map_err(|e| e.to_string())?;
+    let monitor = Monitor::open(1 << 20).map_err(|e| format!("rtnetlink monitor: {e}"))?;
     poll.registry()
-        .register(
-            &mut SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&chan)),
-            IPC,
-            Interest::READABLE,
-        )
+        .register(&mut SourceFd(&chan.as_raw_fd()), IPC, Interest::READABLE)
         .and_then(|_| {
             poll.registry()
                 .register(&mut signals, SIGNALS, Interest::READABLE)
+        })
+        .and_then(|_| {
+            poll.registry().register(
+                &mut SourceFd(&monitor.as_raw_fd()),
+                MONITOR,
+                Interest::READABLE,
+            )
         })
         .map_err(|e| e.to_string())?;
     let mut v = Vrrp {
         chan,
         objects: BTreeMap::new(),
         scripts: BTreeMap::new(),
-        instances: BTreeMap::new(),
+        engine: None,
+        resume: BTreeMap::new(),
         started: false,
         seq: 0,
         next_request: 1,
         exit: false,
+        tokens: BTreeMap::new(),
+        sockets_dirty: false,
+        monitor,
     };
     v.chan
         .send(&VrrpToParent::Hello(Hello::current()))
         .map_err(|e| e.to_string())?;
-    let mut events = Events::with_capacity(16);
+    let mut events = Events::with_capacity(64);
     while !v.exit {
-        let now = Instant::now();
-        v.run_due_scripts(now);
-        let timeout = v
-            .scripts
-            .values()
-            .filter(|s| s.in_flight.is_none())
-            .map(|s| s.next)
-            .min()
-            .map(|t| t.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_secs(1))
-            .min(Duration::from_secs(1));
+        v.run_due_scripts(Instant::now());
+        let mut out = Vec::new();
+        if let Some(e) = v.engine.as_mut() {
+            e.on_timers(&mut out);
+        }
+        v.report(out);
+        if v.sockets_dirty {
+            v.register_sockets(&poll)?;
+        }
+        let timeout = v.timeout();
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(format!("event loop: {e}"));
@@ -127,19 +146,33 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                         if (s == SIGTERM || s == SIGINT)
                             && keepalived_ipc::child::parent_gone(parent)
                         {
-                            // PDEATHSIG: the parent is gone (a clean stop comes as a message).
-                            warn!("parent gone (signal {s}); stopping");
-                            v.exit = true;
+                            // PDEATHSIG: the parent is gone. Hand over (priority 0) and
+                            // release the VIPs so the peer takes over within Skew_Time.
+                            warn!("parent gone (signal {s}); releasing and stopping");
+                            v.stop(true);
                         }
                     }
                 }
-                _ => {}
+                MONITOR => v.on_monitor(),
+                Token(t) => {
+                    if let Some(key) = v.tokens.get(&t).copied() {
+                        let mut out = Vec::new();
+                        if let Some(e) = v.engine.as_mut() {
+                            e.on_readable(key, &mut out);
+                        }
+                        v.report(out);
+                    }
+                }
             }
         }
         if let Err(e) = v.chan.flush() {
+            if v.exit {
+                break;
+            }
             return Err(format!("channel to the parent: {e}"));
         }
     }
+    let _ = v.chan.flush();
     Ok(())
 }
 
@@ -147,16 +180,67 @@ impl Vrrp {
     fn send(&mut self, m: VrrpToParent) {
         if let Err(e) = self.chan.send(&m) {
             error!("cannot send to the parent: {e}");
-            self.exit = true;
+            self.stop(true);
         }
+    }
+
+    /// How long the loop may sleep: until the next VRRP timer or script run.
+    fn timeout(&self) -> Duration {
+        let mut t = engine::IDLE;
+        if let Some(e) = &self.engine {
+            if let Some(d) = e.next_deadline() {
+                let now = engine::now();
+                t = t.min(Duration::from_micros(d.0.saturating_sub(now.0)));
+            }
+        }
+        if let Some(n) = self
+            .scripts
+            .values()
+            .filter(|s| s.in_flight.is_none())
+            .map(|s| s.next)
+            .min()
+        {
+            t = t.min(n.saturating_duration_since(Instant::now()));
+        }
+        t
+    }
+
+    fn register_sockets(&mut self, poll: &Poll) -> Result<(), String> {
+        for t in self.tokens.keys() {
+            let _ = t;
+        }
+        // Sockets that were closed are deregistered by the kernel on close; register the
+        // current ones afresh.
+        let Some(e) = &self.engine else {
+            return Ok(());
+        };
+        let mut tokens = BTreeMap::new();
+        for (i, (key, s)) in e.sockets.iter().enumerate() {
+            let token = FIRST_SOCKET + i;
+            let fd = s.vrrp.as_raw_fd();
+            let src = &mut SourceFd(&fd);
+            if poll
+                .registry()
+                .reregister(src, Token(token), Interest::READABLE)
+                .is_err()
+            {
+                poll.registry()
+                    .register(src, Token(token), Interest::READABLE)
+                    .map_err(|e| format!("cannot watch a VRRP socket: {e}"))?;
+            }
+            tokens.insert(token, *key);
+        }
+        self.tokens = tokens;
+        self.sockets_dirty = false;
+        Ok(())
     }
 
     fn on_ipc(&mut self) -> Result<(), String> {
         let msgs = match self.chan.receive() {
             Ok(m) => m,
             Err(keepalived_ipc::ChannelError::Closed) => {
-                warn!("parent gone (end of file); stopping");
-                self.exit = true;
+                warn!("parent gone (end of file); releasing and stopping");
+                self.stop(true);
                 return Ok(());
             }
             Err(e) => return Err(format!("protocol error from the parent: {e}")),
@@ -182,20 +266,42 @@ impl Vrrp {
                 self.objects.remove(&k);
             }
             ParentToVrrp::ConfigDone(g) => {
-                self.apply();
+                let new = self.apply()?;
                 self.send(VrrpToParent::ConfigAck(g));
                 if self.started {
-                    self.evaluate_all("configuration reloaded");
+                    self.start_instances(&new);
                 }
             }
-            ParentToVrrp::Resume(reports) => self.resume(reports),
+            ParentToVrrp::Resume(reports) => {
+                for r in reports {
+                    for (name, v) in &r.trackers {
+                        // 0: no result yet when the report was made.
+                        if let Some(s) = self.scripts.get_mut(name).filter(|_| *v != 0) {
+                            s.tracker.resume(*v);
+                            s.known = true;
+                        }
+                    }
+                    if let Some(saved) = r.saved {
+                        info!(
+                            "resumed instance {}: {:?}, priority {}, trackers {:?}",
+                            r.name, saved.state, saved.effective_priority, r.trackers
+                        );
+                        self.resume.insert(r.name, saved);
+                    }
+                }
+            }
             ParentToVrrp::Start => {
                 self.started = true;
                 let now = Instant::now();
                 for s in self.scripts.values_mut() {
                     s.next = now;
                 }
-                self.evaluate_all("started");
+                let names: Vec<String> = self
+                    .engine
+                    .as_ref()
+                    .map(|e| e.slots.keys().cloned().collect())
+                    .unwrap_or_default();
+                self.start_instances(&names);
             }
             ParentToVrrp::Ping(n) => self.send(VrrpToParent::Pong(n)),
             ParentToVrrp::ScriptDone(d) => self.on_script_done(d),
@@ -203,7 +309,15 @@ impl Vrrp {
                 debug!("track_file {name} = {value:?}");
             }
             ParentToVrrp::SendSnapshot => {
-                let instances = self.instances.values().cloned().collect();
+                let names: Vec<String> = self
+                    .engine
+                    .as_ref()
+                    .map(|e| e.slots.keys().cloned().collect())
+                    .unwrap_or_default();
+                let instances = names
+                    .iter()
+                    .filter_map(|n| self.instance_report(n, Phase::Done))
+                    .collect();
                 self.send(VrrpToParent::Snapshot {
                     seq: self.seq,
                     instances,
@@ -217,97 +331,215 @@ impl Vrrp {
             ParentToVrrp::LogLevel(l) => log::set_max_level(level(l)),
             ParentToVrrp::Shutdown(s) => {
                 info!("stopping (release: {})", s.release);
-                let names: Vec<String> = self.instances.keys().cloned().collect();
-                for n in names {
-                    self.set_state(&n, VrrpState::Stop, None, "stopped");
-                }
-                let _ = self
-                    .chan
-                    .flush()
-                    .map_err(|e| warn!("cannot flush to the parent: {e}"));
-                self.exit = true;
+                self.stop(s.release);
             }
         }
         Ok(())
     }
 
-    fn instances_cfg(&self) -> impl Iterator<Item = &VrrpInstance> {
-        self.objects.values().filter_map(|o| match o {
-            VrrpObject::Instance(i) => Some(&**i),
-            _ => None,
+    /// Stops every instance (priority 0 from masters; VIPs removed when `release`) and
+    /// ends the loop.
+    fn stop(&mut self, release: bool) {
+        if self.exit {
+            return;
+        }
+        self.exit = true;
+        let mut out = Vec::new();
+        if let Some(e) = self.engine.as_mut() {
+            e.release = release;
+            e.stop_all(&mut out);
+        }
+        self.report(out);
+    }
+
+    /// Applies the configuration objects: script trackers, then the engine.
+    fn apply(&mut self) -> Result<Vec<String>, String> {
+        let now = Instant::now();
+        let mut config = Config::default();
+        for o in self.objects.values() {
+            match o {
+                VrrpObject::Globals(g) => config.global_defs = (**g).clone(),
+                VrrpObject::Script(s) => config.vrrp_scripts.push((**s).clone()),
+                VrrpObject::TrackFile(t) => config.track_files.push((**t).clone()),
+                VrrpObject::TrackProcess(t) => config.vrrp_track_processes.push((**t).clone()),
+                VrrpObject::GarpGroup(_, g) => config.garp_groups.push((**g).clone()),
+                VrrpObject::SyncGroup(g) => config.vrrp_sync_groups.push((**g).clone()),
+                VrrpObject::Instance(i) => config.vrrp_instances.push((**i).clone()),
+                VrrpObject::Statics(s) => {
+                    config.static_ipaddress = s.addresses.clone();
+                    config.static_routes = s.routes.clone();
+                    config.static_rules = s.rules.clone();
+                }
+            }
+        }
+        let mut scripts = BTreeMap::new();
+        for s in &config.vrrp_scripts {
+            let interval = Duration::from_micros(s.interval.micros());
+            let run = match self.scripts.remove(&s.name) {
+                Some(mut old) => {
+                    let mut t = ScriptTracker::new(s);
+                    t.ok = old.tracker.ok;
+                    t.count = old.tracker.count;
+                    old.tracker = t;
+                    old.interval = interval;
+                    old
+                }
+                None => ScriptRun {
+                    tracker: ScriptTracker::new(s),
+                    interval,
+                    next: now,
+                    in_flight: None,
+                    known: false,
+                },
+            };
+            scripts.insert(s.name.clone(), run);
+        }
+        self.scripts = scripts;
+        if self.engine.is_none() {
+            self.engine = Some(Engine::new()?);
+        }
+        let Some(engine) = self.engine.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let new = engine.configure(&config)?;
+        // The monitor reports up/down as transitions from the table it holds.
+        match engine.rtnl.links() {
+            Ok(links) => self.monitor.sync_links(&links),
+            Err(e) => warn!("cannot read the links: {e}"),
+        }
+        self.sockets_dirty = true;
+        info!(
+            "configuration applied: {} instance(s), {} script(s)",
+            engine.slots.len(),
+            self.scripts.len()
+        );
+        Ok(new)
+    }
+
+    fn start_instances(&mut self, names: &[String]) {
+        let mut out = Vec::new();
+        if let Some(e) = self.engine.as_mut() {
+            let resume = std::mem::take(&mut self.resume);
+            e.start(names, &resume, &mut out);
+            // Scripts already known: tell the instances their current result.
+            for (name, s) in self.scripts.iter().filter(|(_, s)| s.known) {
+                e.on_script(name, s.tracker.ok, &mut out);
+            }
+        }
+        self.report(out);
+    }
+
+    fn on_monitor(&mut self) {
+        let events = match self.monitor.read() {
+            Ok(ev) => ev,
+            Err(MonitorError::Overrun) | Err(MonitorError::Resync(_)) => {
+                warn!("rtnetlink monitor overrun; resynchronising from a dump");
+                self.resync();
+                return;
+            }
+            Err(e) => {
+                warn!("rtnetlink monitor: {e}");
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(e) = self.engine.as_mut() {
+            for ev in events {
+                match ev {
+                    LinkEvent::LinkUp { index, .. } => e.on_link(index, true, &mut out),
+                    LinkEvent::LinkDown { index, .. } => e.on_link(index, false, &mut out),
+                    LinkEvent::AddrRemoved { ifindex, addr, .. } => {
+                        e.on_address_removed(ifindex, addr)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.report(out);
+    }
+
+    /// After a monitor overrun: read every link again and tell the instances its state.
+    fn resync(&mut self) {
+        let mut out = Vec::new();
+        if let Some(e) = self.engine.as_mut() {
+            match e.rtnl.links() {
+                Ok(links) => {
+                    self.monitor.sync_links(&links);
+                    for l in links {
+                        e.on_link(l.index, l.up(), &mut out);
+                    }
+                }
+                Err(err) => warn!("resync: {err}"),
+            }
+        }
+        self.report(out);
+    }
+
+    /// Sends the reports the engine produced.
+    fn report(&mut self, out: Vec<Output>) {
+        for o in out {
+            match o {
+                Output::Report { name, intent } => {
+                    let phase = if intent { Phase::Intent } else { Phase::Done };
+                    if let Some(r) = self.instance_report(&name, phase) {
+                        self.seq += 1;
+                        let seq = self.seq;
+                        self.send(VrrpToParent::Report {
+                            seq,
+                            event: VrrpEvent::Instance(r),
+                        });
+                    }
+                }
+                Output::LowerPriority { name, from } => {
+                    self.seq += 1;
+                    let seq = self.seq;
+                    self.send(VrrpToParent::Report {
+                        seq,
+                        event: VrrpEvent::MasterRxLowerPri {
+                            instance: name,
+                            from,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn instance_report(&self, name: &str, phase: Phase) -> Option<InstanceReport> {
+        let slot = self.engine.as_ref()?.slots.get(name)?;
+        let i = &slot.inst;
+        let trackers = i
+            .config()
+            .trackers
+            .iter()
+            .filter_map(|t| {
+                self.scripts
+                    .get(&t.name)
+                    .map(|s| (t.name.clone(), if s.known { s.tracker.report() } else { 0 }))
+            })
+            .collect();
+        Some(InstanceReport {
+            name: name.to_string(),
+            state: match i.state() {
+                keepalived_vrrp::State::Init => VrrpState::Init,
+                keepalived_vrrp::State::Backup => VrrpState::Backup,
+                keepalived_vrrp::State::Master => VrrpState::Master,
+                keepalived_vrrp::State::Fault => VrrpState::Fault,
+                keepalived_vrrp::State::Stop => VrrpState::Stop,
+            },
+            phase,
+            priority: i.effective_priority(),
+            learned_interval_cs: None,
+            preempt_deadline_us: None,
+            trackers,
+            master: i.master().map(|m| m.addr),
+            reason: slot.reason.clone(),
+            saved: Some(i.saved()),
         })
     }
 
-    /// Rebuilds script trackers and instance records from the objects, keeping the state
-    /// of what did not change.
-    fn apply(&mut self) {
-        let now = Instant::now();
-        let mut scripts = BTreeMap::new();
-        for o in self.objects.values() {
-            if let VrrpObject::Script(s) = o {
-                let interval = Duration::from_micros(s.interval.micros());
-                let run = match self.scripts.remove(&s.name) {
-                    Some(mut old) => {
-                        let mut t = ScriptTracker::new(s);
-                        t.ok = old.tracker.ok;
-                        t.count = old.tracker.count;
-                        old.tracker = t;
-                        old.interval = interval;
-                        old
-                    }
-                    None => ScriptRun {
-                        tracker: ScriptTracker::new(s),
-                        interval,
-                        next: now,
-                        in_flight: None,
-                    },
-                };
-                scripts.insert(s.name.clone(), run);
-            }
-        }
-        self.scripts = scripts;
-        let names: Vec<String> = self.instances_cfg().map(|i| i.name.clone()).collect();
-        self.instances.retain(|n, _| names.contains(n));
-        for n in names {
-            self.instances.entry(n.clone()).or_insert(InstanceReport {
-                name: n,
-                state: VrrpState::Init,
-                phase: Phase::Done,
-                priority: 0,
-                learned_interval_cs: None,
-                preempt_deadline_us: None,
-                trackers: Vec::new(),
-                master: None,
-                reason: "configured".into(),
-            });
-        }
-        info!(
-            "configuration applied: {} instance(s), {} script(s)",
-            self.instances.len(),
-            self.scripts.len()
-        );
-    }
-
-    /// Takes back the last reported state after a respawn.
-    fn resume(&mut self, reports: Vec<InstanceReport>) {
-        for r in reports {
-            for (name, v) in &r.trackers {
-                if let Some(s) = self.scripts.get_mut(name) {
-                    s.tracker.resume(*v);
-                }
-            }
-            info!(
-                "resumed instance {}: {:?}, priority {}, trackers {:?}",
-                r.name, r.state, r.priority, r.trackers
-            );
-            if self.instances.contains_key(&r.name) {
-                self.instances.insert(r.name.clone(), r);
-            }
-        }
-    }
-
     fn run_due_scripts(&mut self, now: Instant) {
-        if !self.started {
+        if !self.started || self.exit {
             return;
         }
         let due: Vec<String> = self
@@ -343,128 +575,57 @@ impl Vrrp {
         if !success {
             debug!("vrrp_script {name}: {:?}", d.outcome);
         }
+        let first = !s.known;
+        s.known = true;
         let before = s.tracker.report();
-        let changed = s.tracker.record(success);
-        if changed {
+        let flipped = s.tracker.record(success);
+        let counters_moved = first || before != s.tracker.report();
+        let (name, ok) = (name.clone(), s.tracker.ok);
+        let mut out = Vec::new();
+        if flipped || first {
             info!(
                 "vrrp_script {name} is now {}",
-                if s.tracker.ok { "OK" } else { "failing" }
+                if ok { "OK" } else { "failing" }
             );
-        }
-        if before != s.tracker.report() {
-            let reason = format!("vrrp_script {name} {:?}", d.outcome);
-            self.evaluate_all(&reason);
-        }
-    }
-
-    /// Recomputes every instance's priority and FAULT from its trackers; reports changes.
-    fn evaluate_all(&mut self, reason: &str) {
-        let updates: Vec<Update> = self
-            .instances_cfg()
-            .map(|i| {
-                use keepalived_vrrp::priority::{Tracker, TrackerStatus, evaluate};
-                let tracked: Vec<(&ScriptTracker, Tracker)> = i
-                    .track_script
-                    .iter()
-                    .filter_map(|t| {
-                        let s = &self.scripts.get(&t.name)?.tracker;
-                        let tracker = Tracker::up_down(
-                            &s.name,
-                            t.weight.unwrap_or(s.weight),
-                            t.reverse.unwrap_or(s.reverse),
-                            TrackerStatus::Unknown,
-                        );
-                        Some((s, tracker))
-                    })
-                    .collect();
-                let trackers: Vec<Tracker> = tracked.iter().map(|(_, t)| t.clone()).collect();
-                let statuses: Vec<TrackerStatus> = tracked
-                    .iter()
-                    .map(|(s, _)| {
-                        if s.ok {
-                            TrackerStatus::Up
-                        } else {
-                            TrackerStatus::Down
-                        }
-                    })
-                    .collect();
-                let e = evaluate(i.priority.unwrap_or(100), &trackers, &statuses);
-                let (prio, fault) = (e.priority, e.fault.is_some());
-                let counters = tracked
-                    .iter()
-                    .map(|(t, _)| (t.name.clone(), t.report()))
-                    .collect();
-                Update {
-                    name: i.name.clone(),
-                    prio,
-                    fault,
-                    counters,
-                }
-            })
-            .collect();
-        for Update {
-            name,
-            prio,
-            fault,
-            counters,
-        } in updates
-        {
-            let Some(cur) = self.instances.get(&name) else {
-                continue;
-            };
-            let state = match (fault, cur.state) {
-                (true, _) => VrrpState::Fault,
-                // Leaving FAULT: the protocol (VRRP issue) decides BACKUP or MASTER; until
-                // it runs, the instance is back to INIT.
-                (false, VrrpState::Fault) => VrrpState::Init,
-                (false, s) => s,
-            };
-            let first = !self.started || self.seq == 0;
-            if first || state != cur.state || prio != cur.priority || counters != cur.trackers {
-                let mut r = cur.clone();
-                r.priority = prio;
-                r.trackers = counters;
-                self.instances.insert(name.clone(), r);
-                self.set_state(&name, state, Some(prio), reason);
+            if let Some(e) = self.engine.as_mut() {
+                e.on_script(&name, ok, &mut out);
             }
         }
-    }
-
-    fn set_state(&mut self, name: &str, state: VrrpState, prio: Option<u8>, reason: &str) {
-        let Some(r) = self.instances.get_mut(name) else {
-            return;
-        };
-        if r.state != state {
-            info!(
-                "VRRP instance {name}: {:?} -> {state:?} ({reason})",
-                r.state
-            );
+        if counters_moved && out.is_empty() {
+            // The parent keeps the counters for a respawn: report every instance tracking
+            // this script even when its state did not change.
+            if let Some(e) = self.engine.as_ref() {
+                out.extend(
+                    e.slots
+                        .iter()
+                        .filter(|(_, sl)| sl.inst.config().trackers.iter().any(|t| t.name == name))
+                        .map(|(n, _)| Output::Report {
+                            name: n.clone(),
+                            intent: false,
+                        }),
+                );
+            }
         }
-        r.state = state;
-        if let Some(p) = prio {
-            r.priority = p;
-        }
-        r.phase = Phase::Done;
-        r.reason = reason.to_string();
-        let event = VrrpEvent::Instance(r.clone());
-        self.seq += 1;
-        let seq = self.seq;
-        self.send(VrrpToParent::Report { seq, event });
+        self.report(out);
     }
 
     fn dump(&self, kind: DumpKind) -> String {
+        let Some(e) = &self.engine else {
+            return String::new();
+        };
         match kind {
             DumpKind::Json => {
                 let mut s = String::from("[");
-                for (i, r) in self.instances.values().enumerate() {
+                for (i, (name, slot)) in e.slots.iter().enumerate() {
                     if i > 0 {
                         s.push(',');
                     }
                     s.push_str(&format!(
-                        "{{\"iname\":{:?},\"state\":{:?},\"effective_priority\":{}}}",
-                        r.name,
-                        format!("{:?}", r.state).to_uppercase(),
-                        r.priority
+                        "{{\"iname\":{name:?},\"state\":\"{}\",\"effective_priority\":{},\"vrid\":{},\"ifp_ifname\":{:?}}}",
+                        format!("{:?}", slot.inst.state()).to_uppercase(),
+                        slot.inst.effective_priority(),
+                        slot.inst.config().vrid,
+                        slot.ifname
                     ));
                 }
                 s.push_str("]\n");
@@ -472,13 +633,18 @@ impl Vrrp {
             }
             DumpKind::Data => {
                 let mut s = String::from("------< VRRP Topology >------\n");
-                for r in self.instances.values() {
+                for (name, slot) in &e.slots {
+                    let i = &slot.inst;
                     s.push_str(&format!(
-                        " VRRP Instance = {}\n   State = {}\n   Effective priority = {}\n   Last transition reason = {}\n",
-                        r.name,
-                        format!("{:?}", r.state).to_uppercase(),
-                        r.priority,
-                        r.reason
+                        " VRRP Instance = {name}\n   State = {}\n   Interface = {}\n   Virtual Router ID = {}\n   Priority = {}\n   Effective priority = {}\n   Advert interval = {:?}\n   Master = {}\n   Last transition reason = {}\n",
+                        format!("{:?}", i.state()).to_uppercase(),
+                        slot.ifname,
+                        i.config().vrid,
+                        i.config().priority,
+                        i.effective_priority(),
+                        i.config().advert_interval,
+                        i.master().map(|m| m.addr.to_string()).unwrap_or_else(|| "-".into()),
+                        slot.reason
                     ));
                 }
                 s.push_str("------< VRRP Scripts >------\n");
@@ -495,12 +661,16 @@ impl Vrrp {
             }
             DumpKind::Stats | DumpKind::StatsClear => {
                 let mut s = String::new();
-                for r in self.instances.values() {
+                for (name, slot) in &e.slots {
                     s.push_str(&format!(
-                        "VRRP Instance: {}\n  Advertisements:\n    Received: 0\n    Sent: 0\n",
-                        r.name
+                        "VRRP Instance: {name}\n  {:?}\n",
+                        slot.inst.stats()
                     ));
                 }
+                s.push_str(&format!(
+                    "Adverts for an unknown VRID: {}\n",
+                    e.unknown_vrid
+                ));
                 s
             }
         }

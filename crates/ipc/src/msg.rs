@@ -194,6 +194,9 @@ pub struct InstanceReport {
     pub master: Option<IpAddr>,
     /// Why the last transition happened.
     pub reason: String,
+    /// Everything the state machine needs to resume (state, learned interval, deadlines,
+    /// tracker statuses); `None` before the instance started.
+    pub saved: Option<keepalived_vrrp::Saved>,
 }
 
 /// A sync group's state, as reported.
@@ -509,6 +512,7 @@ mod tests {
                 trackers: vec![("chk".into(), 2)],
                 master: None,
                 reason: "resumed".into(),
+                saved: None,
             }]),
             ParentToVrrp::Shutdown(Shutdown { release: true }),
         ];

@@ -48,6 +48,8 @@ const DUMP_DEADLINE: Duration = Duration::from_secs(2);
 /// How long a notify script may run. keepalived gives them no limit, but here a hung notify
 /// script would hold back every later notify of its object.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Alerts kept while the checker is not running (the oldest is dropped beyond).
+const MAX_PENDING_ALERTS: usize = 64;
 /// Scripts that may run at once.
 const MAX_SCRIPTS: usize = 32;
 
@@ -179,6 +181,24 @@ pub fn run(opts: Options) -> ExitCode {
 fn load(opts: &Options) -> Result<Loaded, u8> {
     let mut loaded = keepalived_config::load(&opts.config_file, &opts.load);
     crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
+    // What the VRRP state machine refuses (AH, auth_hmac, ...) is refused at load, not
+    // when the VRRP process applies it.
+    if loaded.is_ok() {
+        for inst in &loaded.config.vrrp_instances {
+            let refused = keepalived_vrrp::InstanceConfig::from_config(&loaded.config, inst)
+                .and_then(|mut c| c.normalise().map(|_| ()));
+            if let Err(e) = refused {
+                let loc = inst.pos.0;
+                let file = loaded
+                    .files
+                    .get(loc.file as usize)
+                    .map(String::as_str)
+                    .unwrap_or("?");
+                error!("{file}:{}:{}: {e}", loc.line, loc.col);
+                return Err(EXIT_CONFIG);
+            }
+        }
+    }
     for d in &loaded.diagnostics {
         if d.is_error() {
             error!("{d}");
@@ -389,6 +409,8 @@ struct Parent {
     pidfiles_written: Vec<PathBuf>,
     fifos: Vec<(FifoKind, super::fifo::Fifo)>,
     next_alert: u64,
+    /// Alerts waiting for the checker to (re)start.
+    pending_alerts: std::collections::VecDeque<AlertRequest>,
 }
 
 /// Which notify FIFO.
@@ -511,6 +533,7 @@ impl Parent {
             pidfiles_written,
             fifos: Vec::new(),
             next_alert: 1,
+            pending_alerts: std::collections::VecDeque::new(),
         })
     }
 
@@ -723,6 +746,8 @@ impl Parent {
             keepalived_sys::confine::caps_arg(&c.caps)
         );
         c.respawn_at = None;
+        // A new process numbers its reports from 1 again.
+        c.seq = 0;
         c.proc = Some(Running {
             pid,
             link,
@@ -1001,9 +1026,13 @@ impl Parent {
                 p.stage = Stage::Running;
                 c.started_once = true;
                 p.next_ping = now + c.heartbeat.0;
-                // A respawned IPVS writer needs the health table the checker reported.
+                // A respawned IPVS writer needs the health table the checker reported; a
+                // (re)started checker gets the alerts that waited for it.
                 if role == Role::Ipvs {
                     self.send_health_snapshot();
+                }
+                if role == Role::Check {
+                    self.send_alerts();
                 }
                 self.check_ready();
             }
@@ -1042,7 +1071,13 @@ impl Parent {
                 };
                 let gap = seq != c.seq + 1;
                 c.seq = seq;
+                // An intent ("leaving MASTER, removing VIPs") is logged; the parent's
+                // record and the notifications follow the result.
                 let previous = match &event {
+                    VrrpEvent::Instance(r) if r.phase == Phase::Intent => {
+                        log::debug!("VRRP instance {}: about to enter {:?}", r.name, r.state);
+                        c.instances.get(&r.name).cloned()
+                    }
                     VrrpEvent::Instance(r) => c.instances.insert(r.name.clone(), r.clone()),
                     _ => None,
                 };
@@ -1739,16 +1774,37 @@ impl Parent {
             timeout_ms: g.smtp_connect_timeout.saturating_mul(1000),
         };
         info!("alert {id}: {}", req.subject);
-        let sent = self
-            .child_mut(Role::Check)
-            .and_then(|c| c.proc.as_mut())
-            .filter(|p| p.stage == Stage::Running)
-            .and_then(|p| p.link.check())
-            .map(|ch| ch.send(&ParentToCheck::SendAlert(Box::new(req))));
-        match sent {
-            Some(Ok(())) => {}
-            Some(Err(e)) => warn!("alert {id} not sent: {e}"),
-            None => warn!("alert {id} not sent: the checker process is not running"),
+        if self.pending_alerts.len() >= MAX_PENDING_ALERTS {
+            if let Some(old) = self.pending_alerts.pop_front() {
+                warn!(
+                    "alert {} dropped: too many alerts wait for the checker",
+                    old.id
+                );
+            }
+        }
+        self.pending_alerts.push_back(req);
+        self.send_alerts();
+    }
+
+    /// Hands the waiting alerts to the checker once it runs.
+    fn send_alerts(&mut self) {
+        while let Some(req) = self.pending_alerts.pop_front() {
+            let id = req.id;
+            let sent = self
+                .child_mut(Role::Check)
+                .and_then(|c| c.proc.as_mut())
+                .filter(|p| p.stage == Stage::Running)
+                .and_then(|p| p.link.check())
+                .map(|ch| ch.send(&ParentToCheck::SendAlert(Box::new(req.clone()))));
+            match sent {
+                Some(Ok(())) => {}
+                Some(Err(e)) => warn!("alert {id} not sent: {e}"),
+                None => {
+                    // Not running yet (starting, or being respawned): keep it.
+                    self.pending_alerts.push_front(req);
+                    return;
+                }
+            }
         }
     }
 

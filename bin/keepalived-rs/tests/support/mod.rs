@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test files, each using a part
 //! Helpers of the daemon's integration tests: network namespaces, temporary directories,
 //! the daemon run in the foreground with its log captured, pidfiles, /proc, and datagram
 //! sockets standing in for systemd's notify socket and for syslog.

@@ -1,0 +1,628 @@
+//! The VRRP engine: keepalived-vrrp's instances driven with real sockets, rtnetlink and the
+//! monotonic clock. The state machines decide; this module only carries out their actions
+//! (send an advert, add or remove the VIPs, send gratuitous ARP / unsolicited NA) and feeds
+//! them their inputs (received adverts, timer expiries, interface changes, tracker results).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use keepalived_config::Config;
+use keepalived_config::addr::{Broadcast, IpAddress};
+use keepalived_config::vrrp::VrrpInstance;
+use keepalived_netlink::{AddrSpec, Link, Rtnl};
+use keepalived_sys::vrrp_net::{IpFamily, PacketSocket, VrrpSocket};
+use keepalived_vrrp::{
+    Action, Event, Family, Instance, InstanceConfig, Notify, Saved, State, Time, TrackerStatus,
+};
+use log::{debug, info, warn};
+
+/// Reads CLOCK_MONOTONIC, the clock every VRRP time is measured on (system-wide, so a
+/// saved deadline means the same to a respawned process).
+pub fn now() -> Time {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| Time(t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000))
+        .unwrap_or(Time(0))
+}
+
+/// Something the engine tells the process loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// An instance changed state or priority (report it to the parent).
+    Report {
+        /// The instance.
+        name: String,
+        /// Before acting (true) or after (false).
+        intent: bool,
+    },
+    /// A master received a lower-priority advert.
+    LowerPriority {
+        /// The instance.
+        name: String,
+        /// The sender.
+        from: IpAddr,
+    },
+}
+
+/// One configured instance with its interface.
+#[derive(Debug)]
+pub struct Slot {
+    /// The state machine.
+    pub inst: Instance,
+    /// Its configuration block (for addresses).
+    pub block: VrrpInstance,
+    /// The interface's index (0 while it does not exist).
+    pub ifindex: u32,
+    /// The interface's name.
+    pub ifname: String,
+    /// Its MAC address (for GARP).
+    pub mac: Option<[u8; 6]>,
+    /// The source address of adverts.
+    pub src: Option<IpAddr>,
+    /// Why the last transition happened.
+    pub reason: String,
+    /// The interface was up (IFF_UP and RUNNING) at the last dump.
+    pub link_up: bool,
+}
+
+/// The sockets of one (interface, family).
+#[derive(Debug)]
+pub struct Sockets {
+    /// Adverts in and out.
+    pub vrrp: VrrpSocket,
+    /// Gratuitous ARP / unsolicited NA out.
+    pub packet: PacketSocket,
+}
+
+/// Every instance, socket and the netlink request socket.
+#[derive(Debug)]
+pub struct Engine {
+    /// Instances by name.
+    pub slots: BTreeMap<String, Slot>,
+    /// Sockets by (ifindex, IPv6).
+    pub sockets: BTreeMap<(u32, bool), Sockets>,
+    /// rtnetlink requests.
+    pub rtnl: Rtnl,
+    /// Adverts for a VRID no instance has.
+    pub unknown_vrid: u64,
+    /// Release VIPs on stop (not with -V).
+    pub release: bool,
+    /// Interface indexes by name, from the last link dump.
+    pub ifindex_by_name: BTreeMap<String, u32>,
+}
+
+impl Engine {
+    /// An engine with no instance.
+    pub fn new() -> Result<Engine, String> {
+        Ok(Engine {
+            slots: BTreeMap::new(),
+            sockets: BTreeMap::new(),
+            rtnl: Rtnl::open().map_err(|e| format!("rtnetlink: {e}"))?,
+            unknown_vrid: 0,
+            release: true,
+            ifindex_by_name: BTreeMap::new(),
+        })
+    }
+
+    /// Builds (or rebuilds) the instances from the configuration. An unchanged instance
+    /// keeps its state machine; a new one is created (and started by [`Engine::start`]).
+    /// Returns the names of new instances.
+    pub fn configure(&mut self, config: &Config) -> Result<Vec<String>, String> {
+        let links = self.rtnl.links().map_err(|e| format!("rtnetlink: {e}"))?;
+        let addrs = self
+            .rtnl
+            .addresses(None)
+            .map_err(|e| format!("rtnetlink: {e}"))?;
+        self.ifindex_by_name = links.iter().map(|l| (l.name.clone(), l.index)).collect();
+        let mut new = Vec::new();
+        let mut keep = BTreeMap::new();
+        for block in &config.vrrp_instances {
+            let mut cfg = InstanceConfig::from_config(config, block).map_err(|e| e.to_string())?;
+            let ifname = block
+                .interface
+                .clone()
+                .unwrap_or_else(|| config.global_defs.default_interface.clone());
+            let link = links.iter().find(|l| l.name == ifname);
+            let ifindex = link.map(|l| l.index).unwrap_or(0);
+            let src = block.unicast_src_ip.or_else(|| {
+                primary_address(&addrs, ifindex, cfg.family == Family::Ipv6, &cfg.vips)
+            });
+            cfg.primary_address = src;
+            if let Some(old) = self.slots.remove(&block.name) {
+                if old.block == *block {
+                    keep.insert(block.name.clone(), old);
+                    continue;
+                }
+                // Changed: the old one stops (its VIPs go) and a new one starts.
+                let mut old = old;
+                let acts = old.inst.handle(now(), Event::Stop);
+                self.apply(&mut old, acts, &mut Vec::new());
+            }
+            let inst =
+                Instance::new(cfg).map_err(|e| format!("vrrp_instance {}: {e}", block.name))?;
+            for f in inst.fixups() {
+                warn!("vrrp_instance {}: {f:?}", block.name);
+            }
+            keep.insert(
+                block.name.clone(),
+                Slot {
+                    inst,
+                    block: block.clone(),
+                    ifindex,
+                    ifname,
+                    mac: link.and_then(|l| l.mac),
+                    src,
+                    reason: "configured".into(),
+                    link_up: link.is_some_and(|l| l.up()),
+                },
+            );
+            new.push(block.name.clone());
+        }
+        // Instances gone from the configuration stop.
+        let gone: Vec<String> = self.slots.keys().cloned().collect();
+        for name in gone {
+            if let Some(mut old) = self.slots.remove(&name) {
+                let acts = old.inst.handle(now(), Event::Stop);
+                self.apply(&mut old, acts, &mut Vec::new());
+            }
+        }
+        self.slots = keep;
+        self.open_sockets(&links)?;
+        Ok(new)
+    }
+
+    /// Opens the sockets every instance needs and closes the others.
+    fn open_sockets(&mut self, links: &[Link]) -> Result<(), String> {
+        let mut wanted: BTreeMap<(u32, bool), Vec<IpAddr>> = BTreeMap::new();
+        for s in self.slots.values() {
+            if s.ifindex == 0 {
+                continue;
+            }
+            let v6 = s.inst.config().family == Family::Ipv6;
+            let groups = wanted.entry((s.ifindex, v6)).or_default();
+            if !s.inst.config().is_unicast() {
+                let g = s.inst.config().multicast_group.unwrap_or(if v6 {
+                    IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12))
+                } else {
+                    IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))
+                });
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+        self.sockets.retain(|k, _| wanted.contains_key(k));
+        for ((ifindex, v6), groups) in wanted {
+            if self.sockets.contains_key(&(ifindex, v6)) {
+                continue;
+            }
+            let name = links
+                .iter()
+                .find(|l| l.index == ifindex)
+                .map(|l| l.name.clone())
+                .unwrap_or_default();
+            let fam = if v6 { IpFamily::V6 } else { IpFamily::V4 };
+            let vrrp = VrrpSocket::open(fam, ifindex, &name, &groups)
+                .map_err(|e| format!("VRRP socket on {name}: {e}"))?;
+            let packet =
+                PacketSocket::open(ifindex).map_err(|e| format!("packet socket on {name}: {e}"))?;
+            debug!(
+                "sockets open on {name} ({})",
+                if v6 { "IPv6" } else { "IPv4" }
+            );
+            self.sockets.insert((ifindex, v6), Sockets { vrrp, packet });
+        }
+        Ok(())
+    }
+
+    /// Starts the new instances (fresh) or resumes them from a saved state.
+    pub fn start(
+        &mut self,
+        names: &[String],
+        saved: &BTreeMap<String, Saved>,
+        out: &mut Vec<Output>,
+    ) {
+        for name in names {
+            let Some(mut slot) = self.slots.remove(name) else {
+                continue;
+            };
+            let event = match saved.get(name) {
+                Some(s) => {
+                    // The kernel wins over a stale record: a MASTER whose VIPs are gone
+                    // starts fresh.
+                    if s.state == State::Master && !self.vips_present(&slot) {
+                        warn!("{name}: saved as MASTER but its VIPs are gone; starting fresh");
+                        Event::Start
+                    } else {
+                        info!("{name}: resuming as {:?}", s.state);
+                        Event::Resume(s.clone())
+                    }
+                }
+                None => Event::Start,
+            };
+            let acts = slot.inst.handle(now(), event);
+            self.apply(&mut slot, acts, out);
+            if !slot.link_up {
+                slot.reason = format!("interface {} down", slot.ifname);
+                let acts = slot.inst.handle(now(), Event::InterfaceDown);
+                self.apply(&mut slot, acts, out);
+            }
+            self.slots.insert(name.clone(), slot);
+        }
+    }
+
+    fn vips_present(&mut self, slot: &Slot) -> bool {
+        let Ok(addrs) = self.rtnl.addresses(None) else {
+            return false;
+        };
+        slot.block.virtual_ipaddress.iter().all(|v| {
+            addrs
+                .iter()
+                .any(|a| a.addr == v.address.addr && a.ifindex == self.vip_ifindex(slot, v))
+        })
+    }
+
+    fn vip_ifindex(&self, slot: &Slot, v: &IpAddress) -> u32 {
+        match &v.dev {
+            Some(dev) if *dev != slot.ifname => self
+                .ifindex_by_name
+                .get(dev)
+                .copied()
+                .unwrap_or(slot.ifindex),
+            _ => slot.ifindex,
+        }
+    }
+
+    /// The earliest timer of every instance.
+    pub fn next_deadline(&self) -> Option<Time> {
+        self.slots
+            .values()
+            .filter_map(|s| s.inst.next_deadline().map(|(_, t)| t))
+            .min()
+    }
+
+    /// Delivers every timer that is due.
+    pub fn on_timers(&mut self, out: &mut Vec<Output>) {
+        let t = now();
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            let Some(mut slot) = self.slots.remove(&name) else {
+                continue;
+            };
+            // Bounded: a timer re-armed into the past cannot loop forever.
+            for _ in 0..8 {
+                match slot.inst.next_deadline() {
+                    Some((kind, at)) if at <= t => {
+                        let acts = slot.inst.handle(t, Event::TimerExpired(kind));
+                        self.apply(&mut slot, acts, out);
+                    }
+                    _ => break,
+                }
+            }
+            self.slots.insert(name, slot);
+        }
+    }
+
+    /// Reads adverts from one socket.
+    pub fn on_readable(&mut self, key: (u32, bool), out: &mut Vec<Output>) {
+        let mut buf = vec![0u8; 2048];
+        for _ in 0..64 {
+            let Some(link) = self.sockets.get_mut(&key) else {
+                return;
+            };
+            let got = match link.vrrp.recv(&mut buf) {
+                Ok(Some(g)) => g,
+                Ok(None) => return,
+                Err(e) => {
+                    warn!("receive on ifindex {}: {e}", key.0);
+                    return;
+                }
+            };
+            if got.truncated {
+                continue;
+            }
+            let data = &buf[..got.len];
+            // IPv4 raw sockets deliver the IP header; the TTL and addresses come from the
+            // cmsgs either way.
+            let payload: &[u8] = if key.1 {
+                data
+            } else {
+                match keepalived_vrrp::packet::split_ipv4(data) {
+                    Ok((_, p)) => p,
+                    Err(_) => continue,
+                }
+            };
+            let Some(vrid) = keepalived_vrrp::peek_vrid(payload) else {
+                continue;
+            };
+            let Some(name) = self
+                .slots
+                .iter()
+                .find(|(_, s)| {
+                    s.ifindex == key.0
+                        && (s.inst.config().family == Family::Ipv6) == key.1
+                        && s.inst.config().vrid == vrid
+                })
+                .map(|(n, _)| n.clone())
+            else {
+                self.unknown_vrid += 1;
+                continue;
+            };
+            let Some(mut slot) = self.slots.remove(&name) else {
+                continue;
+            };
+            let meta = keepalived_vrrp::RxMeta {
+                src: got.src,
+                dst: got.dst,
+                ttl_or_hop_limit: got.ttl_or_hop_limit,
+            };
+            let advert = keepalived_vrrp::decode(payload, &meta, &slot.inst.receive_rules());
+            let acts = slot.inst.handle(
+                now(),
+                Event::Received {
+                    src: got.src,
+                    advert,
+                },
+            );
+            self.apply(&mut slot, acts, out);
+            self.slots.insert(name, slot);
+        }
+    }
+
+    /// An interface went up or down.
+    pub fn on_link(&mut self, ifindex: u32, up: bool, out: &mut Vec<Output>) {
+        let names: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.ifindex == ifindex)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            if let Some(mut slot) = self.slots.remove(&name) {
+                slot.reason = format!(
+                    "interface {} {}",
+                    slot.ifname,
+                    if up { "up" } else { "down" }
+                );
+                let ev = if up {
+                    Event::InterfaceUp
+                } else {
+                    Event::InterfaceDown
+                };
+                let acts = slot.inst.handle(now(), ev);
+                self.apply(&mut slot, acts, out);
+                self.slots.insert(name, slot);
+            }
+        }
+    }
+
+    /// A VIP was removed by someone else: a MASTER adds it back.
+    pub fn on_address_removed(&mut self, ifindex: u32, addr: IpAddr) {
+        let mut restore = Vec::new();
+        for s in self.slots.values() {
+            if s.inst.state() != State::Master {
+                continue;
+            }
+            for v in &s.block.virtual_ipaddress {
+                if v.address.addr == addr && self.vip_ifindex(s, v) == ifindex {
+                    restore.push((s.block.name.clone(), self.spec(s, v)));
+                }
+            }
+        }
+        for (name, spec) in restore {
+            warn!("{name}: VIP {addr} was removed by someone else while MASTER; adding it back");
+            if let Err(e) = self.rtnl.add_address(&spec) {
+                warn!("{name}: cannot add {addr} back: {e}");
+            }
+        }
+    }
+
+    /// A tracked script changed: every instance tracking it is told.
+    pub fn on_script(&mut self, script: &str, up: bool, out: &mut Vec<Output>) {
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            let Some(mut slot) = self.slots.remove(&name) else {
+                continue;
+            };
+            let idx: Vec<usize> = slot
+                .inst
+                .config()
+                .trackers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.name == script)
+                .map(|(i, _)| i)
+                .collect();
+            for i in idx {
+                slot.reason = format!(
+                    "vrrp_script {script} {}",
+                    if up { "succeeded" } else { "failed" }
+                );
+                let status = if up {
+                    TrackerStatus::Up
+                } else {
+                    TrackerStatus::Down
+                };
+                let acts = slot
+                    .inst
+                    .handle(now(), Event::TrackerChanged { tracker: i, status });
+                self.apply(&mut slot, acts, out);
+            }
+            self.slots.insert(name, slot);
+        }
+    }
+
+    /// Stops every instance: masters send priority 0 and (unless -V) remove their VIPs.
+    pub fn stop_all(&mut self, out: &mut Vec<Output>) {
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            if let Some(mut slot) = self.slots.remove(&name) {
+                slot.reason = "stopping".into();
+                let acts = slot.inst.handle(now(), Event::Stop);
+                self.apply(&mut slot, acts, out);
+                self.slots.insert(name, slot);
+            }
+        }
+    }
+
+    fn spec(&self, slot: &Slot, v: &IpAddress) -> AddrSpec {
+        let ifindex = self.vip_ifindex(slot, v);
+        let mut spec = AddrSpec::new(ifindex, v.address.addr, v.address.len);
+        spec.label = v.label.clone();
+        spec.peer = v.peer;
+        spec.broadcast = match (&v.broadcast, v.address.addr) {
+            (Some(Broadcast::Addr(b)), _) => Some(*b),
+            (Some(Broadcast::Set), IpAddr::V4(a)) => {
+                Some(keepalived_netlink::ipv4_broadcast(a, v.address.len, true))
+            }
+            (Some(Broadcast::Clear), IpAddr::V4(a)) => {
+                Some(keepalived_netlink::ipv4_broadcast(a, v.address.len, false))
+            }
+            _ => None,
+        };
+        if let Some(sc) = v
+            .scope
+            .as_deref()
+            .and_then(keepalived_netlink::names::scope)
+        {
+            spec.scope = sc;
+        }
+        spec.nodad = v.address.addr.is_ipv6() || v.nodad;
+        spec.noprefixroute = v.noprefixroute;
+        spec.home = v.home;
+        spec.mngtmpaddr = v.mngtmpaddr;
+        spec
+    }
+
+    /// Carries out one instance's actions, in order.
+    fn apply(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
+        let name = slot.block.name.clone();
+        let mut changed = false;
+        for a in acts {
+            match a {
+                Action::SendAdvert(ad) => {
+                    let v6 = slot.inst.config().family == Family::Ipv6;
+                    let Some(link) = self.sockets.get(&(slot.ifindex, v6)) else {
+                        continue;
+                    };
+                    let Some(src) = slot.src else {
+                        debug!("{name}: no source address yet; advert not sent");
+                        continue;
+                    };
+                    for dst in slot.inst.destinations() {
+                        match slot.inst.encode(&ad, src, dst) {
+                            Ok(bytes) => {
+                                if let Err(e) = link.vrrp.send(&bytes, Some(src), dst) {
+                                    debug!("{name}: advert to {dst}: {e}");
+                                }
+                            }
+                            Err(e) => warn!("{name}: cannot encode an advert: {e}"),
+                        }
+                    }
+                }
+                Action::ArmTimer { .. } | Action::CancelTimer(_) | Action::SyncWish(_) => {}
+                Action::AddVips => {
+                    if !slot.inst.config().no_virtual_ipaddress {
+                        let specs: Vec<AddrSpec> = slot
+                            .block
+                            .virtual_ipaddress
+                            .iter()
+                            .chain(&slot.block.virtual_ipaddress_excluded)
+                            .map(|v| self.spec(slot, v))
+                            .collect();
+                        for spec in specs {
+                            if let Err(e) = self.rtnl.add_address(&spec) {
+                                warn!("{name}: cannot add {}: {e}", spec.addr);
+                            }
+                        }
+                    }
+                }
+                Action::RemoveVips => {
+                    if self.release {
+                        let specs: Vec<AddrSpec> = slot
+                            .block
+                            .virtual_ipaddress
+                            .iter()
+                            .chain(&slot.block.virtual_ipaddress_excluded)
+                            .map(|v| self.spec(slot, v))
+                            .collect();
+                        for spec in specs {
+                            if let Err(e) = self.rtnl.del_address(&spec) {
+                                warn!("{name}: cannot remove {}: {e}", spec.addr);
+                            }
+                        }
+                    }
+                }
+                Action::SendGarp { repeat } => self.garp(slot, repeat),
+                Action::StateChanged { from, to, reason } => {
+                    info!("VRRP_Instance({name}) {from:?} -> {to:?} ({reason:?})");
+                    slot.reason = format!("{reason:?}");
+                    out.push(Output::Report {
+                        name: name.clone(),
+                        intent: true,
+                    });
+                    changed = true;
+                }
+                Action::Notify(Notify::MasterRxLowerPriority { .. }) => {
+                    if let Some(m) = slot.inst.master() {
+                        out.push(Output::LowerPriority {
+                            name: name.clone(),
+                            from: m.addr,
+                        });
+                    }
+                }
+                Action::Notify(_) => changed = true,
+            }
+        }
+        if changed {
+            out.push(Output::Report {
+                name,
+                intent: false,
+            });
+        }
+    }
+
+    fn garp(&mut self, slot: &Slot, repeat: u32) {
+        let v6 = slot.inst.config().family == Family::Ipv6;
+        let (Some(link), Some(mac)) = (self.sockets.get(&(slot.ifindex, v6)), slot.mac) else {
+            return;
+        };
+        for _ in 0..repeat.max(1) {
+            for v in slot
+                .block
+                .virtual_ipaddress
+                .iter()
+                .chain(&slot.block.virtual_ipaddress_excluded)
+            {
+                let frame = match v.address.addr {
+                    IpAddr::V4(a) => keepalived_vrrp::garp::gratuitous_arp(mac, a),
+                    IpAddr::V6(a) => keepalived_vrrp::garp::unsolicited_na(mac, a, false),
+                };
+                if let Err(e) = link.packet.send_frame(&frame) {
+                    debug!("{}: GARP for {}: {e}", slot.block.name, v.address.addr);
+                }
+            }
+        }
+    }
+}
+
+/// The address adverts are sent from: the first address of the family on the interface
+/// that is not a VIP (IPv6: the link-local one).
+fn primary_address(
+    addrs: &[keepalived_netlink::Address],
+    ifindex: u32,
+    v6: bool,
+    vips: &[IpAddr],
+) -> Option<IpAddr> {
+    addrs
+        .iter()
+        .filter(|a| a.ifindex == ifindex && !vips.contains(&a.addr))
+        .map(|a| a.addr)
+        .find(|a| match a {
+            IpAddr::V4(_) => !v6,
+            IpAddr::V6(x) => v6 && x.is_unicast_link_local(),
+        })
+}
+
+/// A stable wait bound for the loop when no timer is armed.
+pub const IDLE: Duration = Duration::from_secs(1);

@@ -1,0 +1,394 @@
+//! VRRP on the wire: keepalived-rs daemons (and Debian's keepalived as a peer) in network
+//! namespaces joined by a bridge, with real adverts, real VIPs and real gratuitous ARP.
+//!
+//! Each test builds its own lab (`krs-<tag>-<pid>-<n>` namespaces: a LAN namespace holding a
+//! bridge, one namespace per router and one client, veth pairs into the bridge), removed by
+//! Drop guards even when the test fails. Addresses: 192.0.2.0/24 and 2001:db8::/64.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::*;
+
+const T: Duration = Duration::from_secs(15);
+
+/// A LAN: a bridge in its own namespace, and hosts attached to it with a veth each. The
+/// namespaces go on drop (hosts first: deleting a host deletes its veth pair).
+struct Lab {
+    hosts: Vec<Netns>,
+    _lan: Netns,
+}
+
+impl Lab {
+    /// A bridge and `n` hosts; host i gets 192.0.2.(i+1)/24 and 2001:db8::(i+1)/64 on
+    /// `eth0`.
+    fn new(tag: &str, n: usize) -> Lab {
+        let lan = Netns::new(&format!("{tag}-lan"));
+        run(
+            "ip",
+            &["-n", &lan.name, "link", "add", "br0", "type", "bridge"],
+        );
+        run("ip", &["-n", &lan.name, "link", "set", "br0", "up"]);
+        let mut hosts = Vec::new();
+        for i in 0..n {
+            let h = Netns::new(&format!("{tag}-h{i}"));
+            let port = format!("p{i}");
+            run(
+                "ip",
+                &[
+                    "-n", &lan.name, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                    "netns", &h.name,
+                ],
+            );
+            run(
+                "ip",
+                &["-n", &lan.name, "link", "set", &port, "master", "br0", "up"],
+            );
+            let v4 = format!("192.0.2.{}/24", i + 1);
+            let v6 = format!("2001:db8::{}/64", i + 1);
+            run("ip", &["-n", &h.name, "addr", "add", &v4, "dev", "eth0"]);
+            run(
+                "ip",
+                &["-n", &h.name, "addr", "add", &v6, "dev", "eth0", "nodad"],
+            );
+            run("ip", &["-n", &h.name, "link", "set", "eth0", "up"]);
+            hosts.push(h);
+        }
+        Lab { hosts, _lan: lan }
+    }
+
+    fn ns(&self, i: usize) -> &Netns {
+        &self.hosts[i]
+    }
+
+    /// The addresses on `eth0` of host i.
+    fn addrs(&self, i: usize) -> String {
+        run(
+            "ip",
+            &[
+                "-n",
+                &self.hosts[i].name,
+                "-o",
+                "addr",
+                "show",
+                "dev",
+                "eth0",
+            ],
+        )
+    }
+
+    fn has(&self, i: usize, addr: &str) -> bool {
+        self.addrs(i).contains(&format!(" {addr}/"))
+    }
+
+    fn link(&self, i: usize, up: bool) {
+        run(
+            "ip",
+            &[
+                "-n",
+                &self.hosts[i].name,
+                "link",
+                "set",
+                "eth0",
+                if up { "up" } else { "down" },
+            ],
+        );
+    }
+}
+
+/// A keepalived.conf with one instance on eth0.
+fn conf(state: &str, prio: u8, vrid: u8, extra: &str, vip: &str) -> String {
+    format!(
+        "global_defs {{\n    script_user nobody\n}}\nvrrp_instance VI_1 {{\n    state {state}\n    \
+         interface eth0\n    virtual_router_id {vrid}\n    priority {prio}\n    advert_int 1\n{extra}    \
+         virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+/// A keepalived-rs daemon on host i of the lab.
+fn start(lab: &Lab, i: usize, dir: &TempDir, text: &str) -> Daemon {
+    let conf = dir.write(&format!("r{i}.conf"), text);
+    Launch::new(lab.ns(i), &conf, &dir.join(&format!("run{i}"))).start()
+}
+
+/// Debian's keepalived on host i (foreground, logging to stderr), killed on drop.
+struct Keepalived(Child);
+
+impl Keepalived {
+    fn start(lab: &Lab, i: usize, dir: &TempDir, text: &str) -> Keepalived {
+        let conf = dir.write(&format!("ka{i}.conf"), text);
+        let pid = dir.join(&format!("ka{i}.pid"));
+        let vpid = dir.join(&format!("ka{i}-vrrp.pid"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.ns(i).name,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+            ])
+            .arg("-f")
+            .arg(&conf)
+            .arg("-p")
+            .arg(&pid)
+            .arg("-r")
+            .arg(&vpid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keepalived (Debian package) must be installed");
+        Keepalived(child)
+    }
+}
+
+impl Drop for Keepalived {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, Signal::SIGTERM);
+        let _ = poll_until(Duration::from_secs(5), || self.0.try_wait().ok().flatten());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_vip(lab: &Lab, i: usize, vip: &str, what: &str, d: &[&Daemon]) {
+    if poll_until(T, || lab.has(i, vip).then_some(())).is_none() {
+        let logs: Vec<String> = d.iter().map(|d| d.log()).collect();
+        panic!(
+            "{what}: {vip} never appeared on host {i}\naddresses: {}\nlogs:\n{}",
+            lab.addrs(i),
+            logs.join("\n-----\n")
+        );
+    }
+}
+
+#[test]
+fn the_higher_priority_router_becomes_master_and_the_backup_takes_over_when_its_link_fails() {
+    let lab = Lab::new("fo", 2);
+    let dir = TempDir::new("fo");
+    let vip = "192.0.2.10";
+    let a = start(&lab, 0, &dir, &conf("MASTER", 150, 51, "", "192.0.2.10/24"));
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 51, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !lab.has(1, vip),
+        "the backup holds the VIP too:\n{}",
+        lab.addrs(1)
+    );
+    lab.link(0, false);
+    wait_vip(
+        &lab,
+        1,
+        vip,
+        "failover after the master's link went down",
+        &[&a, &b],
+    );
+    b.wait_for_log("VRRP instance VI_1 is now Master", T);
+    a.wait_for_log("VRRP instance VI_1 is now Fault", T);
+    // The link comes back: the higher priority preempts.
+    lab.link(0, true);
+    wait_vip(&lab, 0, vip, "preemption", &[&a, &b]);
+    let gone = poll_until(T, || (!lab.has(1, vip)).then_some(()));
+    assert!(
+        gone.is_some(),
+        "the old backup kept the VIP:\n{}",
+        lab.addrs(1)
+    );
+}
+
+#[test]
+fn sigterm_of_the_master_hands_over_with_priority_zero() {
+    let lab = Lab::new("prio0", 2);
+    let dir = TempDir::new("prio0");
+    let vip = "192.0.2.10";
+    let mut a = start(&lab, 0, &dir, &conf("MASTER", 150, 52, "", "192.0.2.10/24"));
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 52, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    let t0 = std::time::Instant::now();
+    a.signal(Signal::SIGTERM);
+    a.wait_exit(T);
+    wait_vip(&lab, 1, vip, "takeover after priority 0", &[&b]);
+    // Skew_Time for priority 100 at advert_int 1 is 0.61 s; far less than the 3.6 s
+    // Master_Down_Interval a silent master would cost.
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "takeover took {:?}",
+        t0.elapsed()
+    );
+    assert!(!lab.has(0, vip), "the stopped master kept its VIP");
+}
+
+#[test]
+fn ipv6_vrrpv3_elects_and_fails_over() {
+    let lab = Lab::new("v6", 2);
+    let dir = TempDir::new("v6");
+    let vip = "2001:db8::10";
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", 150, 53, "", "2001:db8::10/64"),
+    );
+    let b = start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", 100, 53, "", "2001:db8::10/64"),
+    );
+    wait_vip(&lab, 0, vip, "IPv6 election", &[&a, &b]);
+    lab.link(0, false);
+    wait_vip(&lab, 1, vip, "IPv6 failover", &[&a, &b]);
+}
+
+#[test]
+fn unicast_peers_elect_and_fail_over() {
+    let lab = Lab::new("uni", 2);
+    let dir = TempDir::new("uni");
+    let vip = "192.0.2.10";
+    let peer = |p: &str| format!("    unicast_peer {{\n        {p}\n    }}\n");
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", 150, 54, &peer("192.0.2.2"), "192.0.2.10/24"),
+    );
+    let b = start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", 100, 54, &peer("192.0.2.1"), "192.0.2.10/24"),
+    );
+    wait_vip(&lab, 0, vip, "unicast election", &[&a, &b]);
+    lab.link(0, false);
+    wait_vip(&lab, 1, vip, "unicast failover", &[&a, &b]);
+}
+
+/// keepalived-rs and keepalived on one LAN, each as master in turn.
+fn interop(tag: &str, extra: &str, vip_cidr: &str, vip: &str, vrid: u8) {
+    let lab = Lab::new(tag, 2);
+    let dir = TempDir::new(tag);
+    // keepalived-rs MASTER, keepalived BACKUP.
+    {
+        let a = start(&lab, 0, &dir, &conf("MASTER", 150, vrid, extra, vip_cidr));
+        let _k = Keepalived::start(&lab, 1, &dir, &conf("BACKUP", 100, vrid, extra, vip_cidr));
+        wait_vip(&lab, 0, vip, "keepalived-rs master", &[&a]);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !lab.has(1, vip),
+            "keepalived did not accept keepalived-rs's adverts"
+        );
+        lab.link(0, false);
+        wait_vip(&lab, 1, vip, "keepalived takes over", &[&a]);
+        lab.link(0, true);
+        wait_vip(&lab, 0, vip, "keepalived-rs preempts back", &[&a]);
+    }
+    // keepalived MASTER, keepalived-rs BACKUP.
+    std::thread::sleep(Duration::from_secs(1));
+    {
+        let _k = Keepalived::start(&lab, 0, &dir, &conf("MASTER", 150, vrid, extra, vip_cidr));
+        let poll = poll_until(T, || lab.has(0, vip).then_some(()));
+        assert!(poll.is_some(), "keepalived never became master");
+        let b = start(&lab, 1, &dir, &conf("BACKUP", 100, vrid, extra, vip_cidr));
+        b.wait_for_log("VRRP instance VI_1 is now Backup", T);
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(
+            !lab.has(1, vip),
+            "keepalived-rs did not accept keepalived's adverts:\n{}",
+            b.log()
+        );
+        lab.link(0, false);
+        wait_vip(
+            &lab,
+            1,
+            vip,
+            "keepalived-rs takes over from keepalived",
+            &[&b],
+        );
+    }
+}
+
+#[test]
+fn interop_with_keepalived_vrrpv2_pass_auth() {
+    let auth = "    version 2\n    authentication {\n        auth_type PASS\n        auth_pass s3cret\n    }\n";
+    interop("iov2", auth, "192.0.2.10/24", "192.0.2.10", 61);
+}
+
+#[test]
+fn interop_with_keepalived_vrrpv3_ipv4() {
+    interop("iov3", "    version 3\n", "192.0.2.10/24", "192.0.2.10", 62);
+}
+
+#[test]
+fn interop_with_keepalived_vrrpv3_ipv6() {
+    interop(
+        "iov6",
+        "    version 3\n",
+        "2001:db8::10/64",
+        "2001:db8::10",
+        63,
+    );
+}
+
+#[test]
+fn a_vip_deleted_by_someone_else_is_added_back() {
+    let lab = Lab::new("readd", 1);
+    let dir = TempDir::new("readd");
+    let a = start(&lab, 0, &dir, &conf("MASTER", 150, 55, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, "192.0.2.10", "election", &[&a]);
+    run(
+        "ip",
+        &[
+            "-n",
+            &lab.ns(0).name,
+            "addr",
+            "del",
+            "192.0.2.10/24",
+            "dev",
+            "eth0",
+        ],
+    );
+    a.wait_for_log("was removed by someone else while MASTER", T);
+    wait_vip(&lab, 0, "192.0.2.10", "the VIP added back", &[&a]);
+}
+
+#[test]
+fn kill_9_of_the_vrrp_process_on_the_master_keeps_the_vip() {
+    let lab = Lab::new("crash", 2);
+    let dir = TempDir::new("crash");
+    let vip = "192.0.2.10";
+    let a = start(&lab, 0, &dir, &conf("MASTER", 150, 56, "", "192.0.2.10/24"));
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 56, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    b.wait_for_log("VRRP instance VI_1 is now Backup", T);
+    let vrrp = a.child_pid("vrrp");
+    signal(vrrp, Signal::SIGKILL);
+    a.wait_for_log("resumed from its last reported state", T);
+    // Watch for 3 Master_Down_Intervals: the VIP never leaves, the peer never takes over.
+    let until = std::time::Instant::now() + Duration::from_secs(11);
+    while std::time::Instant::now() < until {
+        assert!(
+            lab.has(0, vip),
+            "the VIP left the master after the crash:\n{}",
+            a.log()
+        );
+        assert!(
+            !lab.has(1, vip),
+            "the backup took over after the crash:\n{}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        b.lines_with("is now Master").is_empty(),
+        "the backup became master:\n{}",
+        b.log()
+    );
+}
