@@ -711,5 +711,30 @@ mod tests {
         // A live run's lab stays.
         assert_eq!(remaining(lab.suffix()).len(), 4);
         assert!(lab.dir().is_dir());
+
+        // A demo killed and not yet reaped (a zombie) is dead too.
+        let mut zombie = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("sleep");
+        let pid = zombie.id();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid")),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .expect("a zombie keeps its /proc entry")
+            .contains(") Z")
+        {
+            assert!(Instant::now() < deadline, "{pid} never became a zombie");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let name = format!("krs-demo-lan-{pid}");
+        lab::ip(&["netns", "add", &name]).expect("netns add");
+        let removed = lab::remove_stale_labs().expect("removal");
+        let _ = zombie.wait();
+        assert!(removed.contains(&name), "{removed:?}");
     }
 }

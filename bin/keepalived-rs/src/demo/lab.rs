@@ -208,12 +208,25 @@ fn owner_pid(ns: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// True while process `pid` exists and is not a zombie (a killed demo whose parent has
+/// not reaped it is dead).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, None | Some('Z' | 'X'))
+}
+
 /// Deletes the namespaces (and kills their processes) and the directories of demo runs
 /// whose process is gone, e.g. one killed with SIGKILL. Returns the namespaces removed.
 pub fn remove_stale_labs() -> Result<Vec<String>, DemoError> {
     let stale: Vec<String> = namespaces()?
         .into_iter()
-        .filter(|ns| owner_pid(ns).is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()))
+        .filter(|ns| owner_pid(ns).is_some_and(|pid| !alive(pid)))
         .collect();
     for ns in &stale {
         kill_namespace_processes(ns);
@@ -227,7 +240,7 @@ pub fn remove_stale_labs() -> Result<Vec<String>, DemoError> {
                 .strip_prefix("krs-demo-")
                 .and_then(|s| s.split('-').next())
                 .and_then(|p| p.parse::<u32>().ok())
-                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+                .is_some_and(|pid| !alive(pid));
             if dead && e.file_type().is_ok_and(|t| t.is_dir()) {
                 let _ = fs::remove_dir_all(e.path());
             }
