@@ -35,6 +35,13 @@ pub enum Output {
         /// Before acting (true) or after (false).
         intent: bool,
     },
+    /// A sync group changed state.
+    Group {
+        /// The group.
+        name: String,
+        /// Its new state.
+        state: State,
+    },
     /// A master received a lower-priority advert.
     LowerPriority {
         /// The instance.
@@ -63,6 +70,55 @@ pub struct Slot {
     pub reason: String,
     /// The interface was up (IFF_UP and RUNNING) at the last dump.
     pub link_up: bool,
+    /// What each of the instance's trackers is, in InstanceConfig::trackers order.
+    pub tracked: Vec<Tracked>,
+}
+
+/// What a tracker of an instance follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracked {
+    /// `track_interface`.
+    Interface(String),
+    /// `track_script`.
+    Script(String),
+    /// `track_file` (the parent reads the file).
+    File(String),
+    /// `track_process`.
+    Process(String),
+}
+
+/// The trackers of an instance in the order keepalived-vrrp's `from_config` lists them:
+/// the instance's interfaces, scripts, files, processes, then its sync group's.
+fn tracked(config: &Config, block: &VrrpInstance) -> Vec<Tracked> {
+    let mut out = Vec::new();
+    let mut add = |i: &[keepalived_config::vrrp::TrackRef],
+                   s: &[keepalived_config::vrrp::TrackRef],
+                   f: &[keepalived_config::vrrp::TrackRef],
+                   p: &[keepalived_config::vrrp::TrackRef]| {
+        out.extend(i.iter().map(|r| Tracked::Interface(r.name.clone())));
+        out.extend(s.iter().map(|r| Tracked::Script(r.name.clone())));
+        out.extend(f.iter().map(|r| Tracked::File(r.name.clone())));
+        out.extend(p.iter().map(|r| Tracked::Process(r.name.clone())));
+    };
+    add(
+        &block.track_interface,
+        &block.track_script,
+        &block.track_file,
+        &block.track_process,
+    );
+    if let Some(g) = config
+        .vrrp_sync_groups
+        .iter()
+        .find(|g| g.group.iter().any(|m| m.name == block.name))
+    {
+        add(
+            &g.track_interface,
+            &g.track_script,
+            &g.track_file,
+            &g.track_process,
+        );
+    }
+    out
 }
 
 /// The sockets of one (interface, family).
@@ -89,6 +145,12 @@ pub struct Engine {
     pub release: bool,
     /// Interface indexes by name, from the last link dump.
     pub ifindex_by_name: BTreeMap<String, u32>,
+    /// States of instances whose settings a reload changed, to resume from.
+    pub reload_saved: BTreeMap<String, Saved>,
+    /// The sync groups and their members' names (in member-index order).
+    pub groups: Vec<(keepalived_vrrp::SyncGroup, Vec<String>)>,
+    /// Which group and member index each member instance is.
+    pub member_of: BTreeMap<String, (usize, usize)>,
 }
 
 impl Engine {
@@ -101,6 +163,9 @@ impl Engine {
             unknown_vrid: 0,
             release: true,
             ifindex_by_name: BTreeMap::new(),
+            reload_saved: BTreeMap::new(),
+            groups: Vec::new(),
+            member_of: BTreeMap::new(),
         })
     }
 
@@ -133,10 +198,41 @@ impl Engine {
                     keep.insert(block.name.clone(), old);
                     continue;
                 }
-                // Changed: the old one stops (its VIPs go) and a new one starts.
                 let mut old = old;
-                let acts = old.inst.handle(now(), Event::Stop);
-                self.apply(&mut old, acts, &mut Vec::new());
+                let same_router = old.block.virtual_router_id == block.virtual_router_id
+                    && old.ifname == ifname
+                    && old.inst.config().family == cfg.family;
+                if same_router {
+                    // Changed settings of the same virtual router: the new instance resumes
+                    // the old one's state (a MASTER stays MASTER); only VIPs that left the
+                    // configuration are removed.
+                    let kept: Vec<IpAddr> = block
+                        .virtual_ipaddress
+                        .iter()
+                        .chain(&block.virtual_ipaddress_excluded)
+                        .map(|v| v.address.addr)
+                        .collect();
+                    let dropped: Vec<AddrSpec> = old
+                        .block
+                        .virtual_ipaddress
+                        .iter()
+                        .chain(&old.block.virtual_ipaddress_excluded)
+                        .filter(|v| !kept.contains(&v.address.addr))
+                        .map(|v| self.spec(&old, v))
+                        .collect();
+                    for spec in dropped {
+                        if let Err(e) = self.rtnl.del_address(&spec) {
+                            warn!("{}: cannot remove {}: {e}", block.name, spec.addr);
+                        }
+                    }
+                    self.reload_saved
+                        .insert(block.name.clone(), old.inst.saved());
+                } else {
+                    // Another virtual router under the same name: the old one stops (its
+                    // VIPs go) and a new one starts.
+                    let acts = old.inst.handle(now(), Event::Stop);
+                    self.apply(&mut old, acts, &mut Vec::new());
+                }
             }
             let inst =
                 Instance::new(cfg).map_err(|e| format!("vrrp_instance {}: {e}", block.name))?;
@@ -154,6 +250,7 @@ impl Engine {
                     src,
                     reason: "configured".into(),
                     link_up: link.is_some_and(|l| l.up()),
+                    tracked: tracked(config, block),
                 },
             );
             new.push(block.name.clone());
@@ -167,6 +264,30 @@ impl Engine {
             }
         }
         self.slots = keep;
+        let mut groups = Vec::new();
+        let mut member_of = BTreeMap::new();
+        for g in &config.vrrp_sync_groups {
+            let members: Vec<String> = g
+                .group
+                .iter()
+                .map(|m| m.name.clone())
+                .filter(|m| self.slots.contains_key(m))
+                .collect();
+            let gi = groups.len();
+            let kept = self
+                .groups
+                .iter()
+                .find(|(sg, ms)| sg.name() == g.name && *ms == members)
+                .map(|(sg, _)| sg.clone());
+            for (mi, m) in members.iter().enumerate() {
+                member_of.insert(m.clone(), (gi, mi));
+            }
+            let sg =
+                kept.unwrap_or_else(|| keepalived_vrrp::SyncGroup::new(&g.name, members.len()));
+            groups.push((sg, members));
+        }
+        self.groups = groups;
+        self.member_of = member_of;
         self.open_sockets(&links)?;
         Ok(new)
     }
@@ -226,7 +347,7 @@ impl Engine {
             let Some(mut slot) = self.slots.remove(name) else {
                 continue;
             };
-            let event = match saved.get(name) {
+            let event = match self.reload_saved.remove(name).as_ref().or(saved.get(name)) {
                 Some(s) => {
                     // The kernel wins over a stale record: a MASTER whose VIPs are gone
                     // starts fresh.
@@ -242,6 +363,21 @@ impl Engine {
             };
             let acts = slot.inst.handle(now(), event);
             self.apply(&mut slot, acts, out);
+            let links = self.rtnl.links().unwrap_or_default();
+            for (i, t) in slot.tracked.clone().iter().enumerate() {
+                if let Tracked::Interface(ifname) = t {
+                    let up = links.iter().any(|l| &l.name == ifname && l.up());
+                    let status = if up {
+                        TrackerStatus::Up
+                    } else {
+                        TrackerStatus::Down
+                    };
+                    let acts = slot
+                        .inst
+                        .handle(now(), Event::TrackerChanged { tracker: i, status });
+                    self.apply(&mut slot, acts, out);
+                }
+            }
             if !slot.link_up {
                 slot.reason = format!("interface {} down", slot.ifname);
                 let acts = slot.inst.handle(now(), Event::InterfaceDown);
@@ -369,8 +505,24 @@ impl Engine {
         }
     }
 
-    /// An interface went up or down.
+    /// An interface went up or down: the instances on it, and those tracking it.
     pub fn on_link(&mut self, ifindex: u32, up: bool, out: &mut Vec<Output>) {
+        let ifname = self
+            .ifindex_by_name
+            .iter()
+            .find(|(_, i)| **i == ifindex)
+            .map(|(n, _)| n.clone());
+        if let Some(ifname) = ifname {
+            self.on_tracked(
+                &Tracked::Interface(ifname.clone()),
+                up_down(up),
+                &format!(
+                    "tracked interface {ifname} {}",
+                    if up { "up" } else { "down" }
+                ),
+                out,
+            );
+        }
         let names: Vec<String> = self
             .slots
             .iter()
@@ -419,30 +571,51 @@ impl Engine {
 
     /// A tracked script changed: every instance tracking it is told.
     pub fn on_script(&mut self, script: &str, up: bool, out: &mut Vec<Output>) {
-        let names: Vec<String> = self.slots.keys().cloned().collect();
+        let why = format!(
+            "vrrp_script {script} {}",
+            if up { "succeeded" } else { "failed" }
+        );
+        self.on_tracked(&Tracked::Script(script.to_string()), up_down(up), &why, out);
+    }
+
+    /// A tracked file's value (read by the parent; `None`: missing or unreadable, which
+    /// keepalived counts as 0).
+    pub fn on_file(&mut self, name: &str, value: Option<i64>, out: &mut Vec<Output>) {
+        let v = value.unwrap_or(0);
+        self.on_tracked(
+            &Tracked::File(name.to_string()),
+            TrackerStatus::Value(v),
+            &format!("track_file {name} = {v}"),
+            out,
+        );
+    }
+
+    fn on_tracked(
+        &mut self,
+        what: &Tracked,
+        status: TrackerStatus,
+        why: &str,
+        out: &mut Vec<Output>,
+    ) {
+        let names: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.tracked.contains(what))
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in names {
             let Some(mut slot) = self.slots.remove(&name) else {
                 continue;
             };
             let idx: Vec<usize> = slot
-                .inst
-                .config()
-                .trackers
+                .tracked
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| t.name == script)
+                .filter(|(_, t)| *t == what)
                 .map(|(i, _)| i)
                 .collect();
             for i in idx {
-                slot.reason = format!(
-                    "vrrp_script {script} {}",
-                    if up { "succeeded" } else { "failed" }
-                );
-                let status = if up {
-                    TrackerStatus::Up
-                } else {
-                    TrackerStatus::Down
-                };
+                slot.reason = why.to_string();
                 let acts = slot
                     .inst
                     .handle(now(), Event::TrackerChanged { tracker: i, status });
@@ -494,8 +667,59 @@ impl Engine {
         spec
     }
 
-    /// Carries out one instance's actions, in order.
+    /// Carries out one instance's actions, in order, then its sync group's orders.
     fn apply(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
+        self.apply_depth(slot, acts, out, 0);
+    }
+
+    fn apply_depth(
+        &mut self,
+        slot: &mut Slot,
+        acts: Vec<Action>,
+        out: &mut Vec<Output>,
+        depth: u8,
+    ) {
+        let member = self.member_of.get(&slot.block.name).copied();
+        let wishes = member.map(|_| acts.clone());
+        self.apply_one(slot, acts, out);
+        let (Some((gi, mi)), Some(acts)) = (member, wishes) else {
+            return;
+        };
+        // Bounded: a group settles in a few rounds; never recurse without limit.
+        if depth >= 8 {
+            return;
+        }
+        let Some((group, members)) = self.groups.get_mut(gi) else {
+            return;
+        };
+        let so = group.observe(mi, &acts);
+        let gname = group.name().to_string();
+        let members = members.clone();
+        if let Some(t) = so.transition {
+            info!("VRRP_Group({gname}) {:?} -> {:?}", t.from, t.to);
+            out.push(Output::Group {
+                name: gname.clone(),
+                state: t.to,
+            });
+        }
+        for (m, cmd) in so.commands {
+            let Some(target) = members.get(m) else {
+                continue;
+            };
+            if *target == slot.block.name {
+                slot.reason = format!("sync group {gname}");
+                let a = slot.inst.handle(now(), Event::Sync(cmd));
+                self.apply_depth(slot, a, out, depth + 1);
+            } else if let Some(mut other) = self.slots.remove(target) {
+                other.reason = format!("sync group {gname}");
+                let a = other.inst.handle(now(), Event::Sync(cmd));
+                self.apply_depth(&mut other, a, out, depth + 1);
+                self.slots.insert(target.clone(), other);
+            }
+        }
+    }
+
+    fn apply_one(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
         let name = slot.block.name.clone();
         let mut changed = false;
         for a in acts {
@@ -622,6 +846,14 @@ fn primary_address(
             IpAddr::V4(_) => !v6,
             IpAddr::V6(x) => v6 && x.is_unicast_link_local(),
         })
+}
+
+fn up_down(up: bool) -> TrackerStatus {
+    if up {
+        TrackerStatus::Up
+    } else {
+        TrackerStatus::Down
+    }
 }
 
 /// A stable wait bound for the loop when no timer is armed.

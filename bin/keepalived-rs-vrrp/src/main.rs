@@ -307,6 +307,11 @@ impl Vrrp {
             ParentToVrrp::ScriptDone(d) => self.on_script_done(d),
             ParentToVrrp::TrackFile { name, value } => {
                 debug!("track_file {name} = {value:?}");
+                let mut out = Vec::new();
+                if let Some(e) = self.engine.as_mut() {
+                    e.on_file(&name, value, &mut out);
+                }
+                self.report(out);
             }
             ParentToVrrp::SendSnapshot => {
                 let names: Vec<String> = self
@@ -490,6 +495,15 @@ impl Vrrp {
                         });
                     }
                 }
+                Output::Group { name, state } => {
+                    self.seq += 1;
+                    let seq = self.seq;
+                    let state = vrrp_state(state);
+                    self.send(VrrpToParent::Report {
+                        seq,
+                        event: VrrpEvent::Group(GroupReport { name, state }),
+                    });
+                }
                 Output::LowerPriority { name, from } => {
                     self.seq += 1;
                     let seq = self.seq;
@@ -520,13 +534,7 @@ impl Vrrp {
             .collect();
         Some(InstanceReport {
             name: name.to_string(),
-            state: match i.state() {
-                keepalived_vrrp::State::Init => VrrpState::Init,
-                keepalived_vrrp::State::Backup => VrrpState::Backup,
-                keepalived_vrrp::State::Master => VrrpState::Master,
-                keepalived_vrrp::State::Fault => VrrpState::Fault,
-                keepalived_vrrp::State::Stop => VrrpState::Stop,
-            },
+            state: vrrp_state(i.state()),
             phase,
             priority: i.effective_priority(),
             learned_interval_cs: None,
@@ -674,6 +682,16 @@ impl Vrrp {
                 s
             }
         }
+    }
+}
+
+fn vrrp_state(s: keepalived_vrrp::State) -> VrrpState {
+    match s {
+        keepalived_vrrp::State::Init => VrrpState::Init,
+        keepalived_vrrp::State::Backup => VrrpState::Backup,
+        keepalived_vrrp::State::Master => VrrpState::Master,
+        keepalived_vrrp::State::Fault => VrrpState::Fault,
+        keepalived_vrrp::State::Stop => VrrpState::Stop,
     }
 }
 

@@ -1309,3 +1309,42 @@ fn the_vrrp_notify_fifo_gets_keepalived_lines_and_its_reader_script_runs() {
         "what the reader script read from the FIFO"
     );
 }
+
+#[test]
+fn vrrp_scheduling_settings_are_applied_at_spawn() {
+    const IPC_LOCK: u64 = 1 << 14;
+    let extra = "    vrrp_priority -5\n    vrrp_rt_priority 20\n    vrrp_no_swap\n";
+    let s = Setup::new("sched", &config(extra, "", &[]));
+    let d = s.launch().start();
+    d.wait_started();
+    let pid = d.child_pid("vrrp");
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    check_eq!(d, f[16], "-5", "the VRRP process's nice value");
+    check_eq!(d, f[37], "20", "its real-time priority");
+    check_eq!(d, f[38], "2", "its policy (SCHED_RR)");
+    let st = proc_status(pid);
+    check_eq!(
+        d,
+        st.cap_eff,
+        NET_ADMIN | NET_RAW | IPC_LOCK,
+        "CapEff with vrrp_no_swap"
+    );
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let locked = status
+        .lines()
+        .find(|l| l.starts_with("VmLck:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    d.check(
+        locked > 0,
+        &format!("VmLck is {locked} kB: memory not locked"),
+    );
+    d.wait_for_log("memory locked (no_swap)", T);
+}

@@ -392,3 +392,172 @@ fn kill_9_of_the_vrrp_process_on_the_master_keeps_the_vip() {
         b.log()
     );
 }
+
+#[test]
+fn a_second_kill_within_a_minute_keeps_the_vip_too() {
+    let lab = Lab::new("crash2", 2);
+    let dir = TempDir::new("crash2");
+    let vip = "192.0.2.10";
+    let a = start(&lab, 0, &dir, &conf("MASTER", 150, 57, "", "192.0.2.10/24"));
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 57, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    b.wait_for_log("VRRP instance VI_1 is now Backup", T);
+    for n in 1..=2 {
+        let vrrp = a.child_pid("vrrp");
+        signal(vrrp, Signal::SIGKILL);
+        a.wait_for_nth_log("resumed from its last reported state", n, T);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            assert!(
+                lab.has(0, vip),
+                "kill {n}: the VIP left the master:\n{}",
+                a.log()
+            );
+            assert!(
+                !lab.has(1, vip),
+                "kill {n}: the backup took over:\n{}",
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    assert!(b.lines_with("is now Master").is_empty(), "{}", b.log());
+}
+
+#[test]
+fn a_reload_with_the_same_file_or_one_changed_instance_causes_no_transition() {
+    let lab = Lab::new("reload", 1);
+    let dir = TempDir::new("reload");
+    let two = |p2: u8| {
+        conf("MASTER", 150, 58, "", "192.0.2.10/24")
+            + &conf("MASTER", p2, 59, "", "192.0.2.11/24")
+                .replace("global_defs {\n    script_user nobody\n}\n", "")
+                .replace("VI_1", "VI_2")
+    };
+    let conf_path = dir.write("r0.conf", &two(150));
+    let a = Launch::new(lab.ns(0), &conf_path, &dir.join("run0")).start();
+    wait_vip(&lab, 0, "192.0.2.10", "VI_1 master", &[&a]);
+    wait_vip(&lab, 0, "192.0.2.11", "VI_2 master", &[&a]);
+    let transitions = a.lines_with("is now").len();
+    // The same file.
+    a.signal(Signal::SIGHUP);
+    a.wait_for_log("Reload complete (generation 2)", T);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(a.lines_with("is now").len(), transitions, "{}", a.log());
+    // VI_2's priority changes: it stays MASTER, VI_1 is untouched.
+    std::fs::write(&conf_path, two(140)).expect("write");
+    a.signal(Signal::SIGHUP);
+    a.wait_for_log("Reload complete (generation 3)", T);
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<String> = a.lines_with("is now");
+    assert!(
+        after.len() == transitions
+            || after[transitions..]
+                .iter()
+                .all(|l| l.contains("is now Master")),
+        "unexpected transitions after the reload:\n{}",
+        a.log()
+    );
+    assert!(
+        lab.has(0, "192.0.2.10") && lab.has(0, "192.0.2.11"),
+        "{}",
+        lab.addrs(0)
+    );
+}
+
+#[test]
+fn track_interface_moves_mastership() {
+    let lab = Lab::new("trackif", 2);
+    let dir = TempDir::new("trackif");
+    let vip = "192.0.2.10";
+    // A second link on the master, tracked with weight 0: down means FAULT.
+    let ns0 = &lab.ns(0).name;
+    run(
+        "ip",
+        &[
+            "-n", ns0, "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ],
+    );
+    run("ip", &["-n", ns0, "link", "set", "up0", "up"]);
+    run("ip", &["-n", ns0, "link", "set", "up1", "up"]);
+    let track = "    track_interface {\n        up0\n    }\n";
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", 150, 60, track, "192.0.2.10/24"),
+    );
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 60, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    run("ip", &["-n", ns0, "link", "set", "up1", "down"]);
+    a.wait_for_log("VRRP instance VI_1 is now Fault", T);
+    wait_vip(
+        &lab,
+        1,
+        vip,
+        "takeover when the tracked interface failed",
+        &[&a, &b],
+    );
+    run("ip", &["-n", ns0, "link", "set", "up1", "up"]);
+    wait_vip(
+        &lab,
+        0,
+        vip,
+        "back when the tracked interface recovered",
+        &[&a, &b],
+    );
+}
+
+#[test]
+fn a_sync_group_moves_together() {
+    let lab = Lab::new("sync", 2);
+    let dir = TempDir::new("sync");
+    let ns0 = &lab.ns(0).name;
+    run(
+        "ip",
+        &[
+            "-n", ns0, "link", "add", "up0", "type", "veth", "peer", "name", "up1",
+        ],
+    );
+    run("ip", &["-n", ns0, "link", "set", "up0", "up"]);
+    run("ip", &["-n", ns0, "link", "set", "up1", "up"]);
+    let node = |state: &str, prio: u8, track: &str| {
+        let head = "global_defs {\n    script_user nobody\n}\nvrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n}\n";
+        let body = |name: &str, vrid: u8, vip: &str, track: &str| {
+            format!(
+                "vrrp_instance {name} {{\n    state {state}\n    interface eth0\n    virtual_router_id {vrid}\n    \
+                 priority {prio}\n    advert_int 1\n{track}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+            )
+        };
+        format!(
+            "{head}{}{}",
+            body("VI_1", 64, "192.0.2.10/24", track),
+            body("VI_2", 65, "192.0.2.11/24", "")
+        )
+    };
+    let track = "    track_interface {\n        up0\n    }\n";
+    let a = start(&lab, 0, &dir, &node("MASTER", 150, track));
+    let b = start(&lab, 1, &dir, &node("BACKUP", 100, ""));
+    wait_vip(&lab, 0, "192.0.2.10", "VI_1 master", &[&a, &b]);
+    wait_vip(&lab, 0, "192.0.2.11", "VI_2 master", &[&a, &b]);
+    a.wait_for_log("VRRP sync group G is now Master", T);
+    // Only VI_1 tracks up0; the group takes VI_2 along.
+    run("ip", &["-n", ns0, "link", "set", "up1", "down"]);
+    wait_vip(&lab, 1, "192.0.2.10", "VI_1 on the backup", &[&a, &b]);
+    wait_vip(
+        &lab,
+        1,
+        "192.0.2.11",
+        "VI_2 on the backup with its group",
+        &[&a, &b],
+    );
+    a.wait_for_log("VRRP sync group G is now Fault", T);
+    let gone = poll_until(T, || {
+        (!lab.has(0, "192.0.2.10") && !lab.has(0, "192.0.2.11")).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "the old master kept a VIP:\n{}",
+        lab.addrs(0)
+    );
+}

@@ -173,6 +173,15 @@ pub fn startup(name: &str) -> Result<Started, u8> {
         return Err(e.exit_code());
     }
     log::debug!("confined: {c}");
+    if c.caps
+        .contains(&keepalived_sys::confine::Capability::CAP_IPC_LOCK)
+    {
+        // Granted only for `*_no_swap`.
+        match keepalived_sys::sched::lock_memory() {
+            Ok(()) => log::info!("memory locked (no_swap)"),
+            Err(e) => log::warn!("cannot lock memory for no_swap: {e}"),
+        }
+    }
     if args.verify_confinement && !verify(name, &c) {
         return Err(1);
     }

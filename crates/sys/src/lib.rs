@@ -10,6 +10,7 @@ pub mod files;
 pub mod logpipe;
 pub mod notify;
 pub mod runtime;
+pub mod sched;
 pub mod script;
 pub mod spawn;
 pub mod syslog;

@@ -48,6 +48,8 @@ const DUMP_DEADLINE: Duration = Duration::from_secs(2);
 /// How long a notify script may run. keepalived gives them no limit, but here a hung notify
 /// script would hold back every later notify of its object.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the parent reads the track files.
+const TRACK_FILE_PERIOD: Duration = Duration::from_secs(1);
 /// Alerts kept while the checker is not running (the oldest is dropped beyond).
 const MAX_PENDING_ALERTS: usize = 64;
 /// Scripts that may run at once.
@@ -184,6 +186,18 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
     // What the VRRP state machine refuses (AH, auth_hmac, ...) is refused at load, not
     // when the VRRP process applies it.
     if loaded.is_ok() {
+        let c = &loaded.config;
+        let tracks_process = c.vrrp_instances.iter().any(|i| !i.track_process.is_empty())
+            || c.vrrp_sync_groups
+                .iter()
+                .any(|g| !g.track_process.is_empty());
+        if tracks_process {
+            error!(
+                "track_process (vrrp_track_process) is not supported yet: refusing the \
+                 configuration rather than running an instance that would stay in FAULT"
+            );
+            return Err(EXIT_CONFIG);
+        }
         for inst in &loaded.config.vrrp_instances {
             let refused = keepalived_vrrp::InstanceConfig::from_config(&loaded.config, inst)
                 .and_then(|mut c| c.normalise().map(|_| ()));
@@ -255,6 +269,21 @@ fn roles_needed(config: &Config, opts: &Options) -> BTreeSet<Role> {
 
 /// The capabilities a child needs for this configuration.
 pub fn caps_for(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capability> {
+    use caps::Capability::*;
+    let g = &config.global_defs;
+    let no_swap = match role {
+        Role::Vrrp => g.vrrp_no_swap,
+        Role::Check | Role::Ipvs => g.checker_no_swap,
+    };
+    let mut caps = caps_for_job(role, config, check_gid);
+    if no_swap {
+        // `*_no_swap`: the child locks its own memory at start.
+        caps.push(CAP_IPC_LOCK);
+    }
+    caps
+}
+
+fn caps_for_job(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capability> {
     use caps::Capability::*;
     match role {
         Role::Vrrp => vec![CAP_NET_ADMIN, CAP_NET_RAW],
@@ -411,6 +440,10 @@ struct Parent {
     next_alert: u64,
     /// Alerts waiting for the checker to (re)start.
     pending_alerts: std::collections::VecDeque<AlertRequest>,
+    /// The last value of each track_file sent to the VRRP process.
+    track_values: HashMap<String, Option<i64>>,
+    /// When the track files are read next.
+    next_track_read: Instant,
 }
 
 /// Which notify FIFO.
@@ -534,6 +567,8 @@ impl Parent {
             fifos: Vec::new(),
             next_alert: 1,
             pending_alerts: std::collections::VecDeque::new(),
+            track_values: HashMap::new(),
+            next_track_read: Instant::now(),
         })
     }
 
@@ -732,6 +767,7 @@ impl Parent {
         {
             error!("cannot watch {name}: {e}");
         }
+        self.schedule(role, pid);
         let pidfile = self.pidfile(role);
         if let Err(e) = keepalived_sys::files::write_pidfile(&pidfile, pid.as_raw() as u32) {
             warn!("cannot write pidfile {}: {e}", pidfile.display());
@@ -762,6 +798,47 @@ impl Parent {
             stop_sent: None,
             closed: false,
         });
+    }
+
+    /// Applies `vrrp_priority`, `vrrp_rt_priority` (+ `vrrp_rlimit_rttime`) and
+    /// `vrrp_cpu_affinity` to the VRRP process, the `checker_` ones to the checker and the
+    /// IPVS writer (keepalived's checker process did both jobs).
+    fn schedule(&self, role: Role, pid: Pid) {
+        use keepalived_sys::sched;
+        let g = &self.config.global_defs;
+        let (nice, rt, rttime, cpus) = match role {
+            Role::Vrrp => (
+                g.vrrp_priority,
+                g.vrrp_rt_priority,
+                g.vrrp_rlimit_rttime,
+                &g.vrrp_cpu_affinity,
+            ),
+            Role::Check | Role::Ipvs => (
+                g.checker_priority,
+                g.checker_rt_priority,
+                g.checker_rlimit_rttime,
+                &g.checker_cpu_affinity,
+            ),
+        };
+        let name = format!("keepalived-rs-{}", role.name());
+        if nice != 0 {
+            if let Err(e) = sched::set_nice(pid, nice) {
+                warn!("{name}: cannot set priority {nice}: {e}");
+            }
+        }
+        if let Some(rt) = rt {
+            if let Err(e) = sched::set_rttime(pid, rttime) {
+                warn!("{name}: cannot set rlimit_rttime {rttime}: {e}");
+            }
+            if let Err(e) = sched::set_rt_priority(pid, rt) {
+                warn!("{name}: cannot set real-time priority {rt}: {e}");
+            }
+        }
+        if !cpus.is_empty() {
+            if let Err(e) = sched::set_affinity(pid, cpus) {
+                warn!("{name}: cannot set CPU affinity {cpus:?}: {e}");
+            }
+        }
     }
 
     fn on_signals(&mut self) {
@@ -1033,6 +1110,10 @@ impl Parent {
                 }
                 if role == Role::Check {
                     self.send_alerts();
+                }
+                if role == Role::Vrrp {
+                    self.track_values.clear();
+                    self.next_track_read = now;
                 }
                 self.check_ready();
             }
@@ -2201,6 +2282,10 @@ impl Parent {
         if self.dump.as_ref().is_some_and(|d| now >= d.deadline) {
             self.finish_dump(true);
         }
+        if now >= self.next_track_read {
+            self.next_track_read = now + TRACK_FILE_PERIOD;
+            self.read_track_files();
+        }
         if self.stop.is_some() {
             self.advance_stop(now);
             return;
@@ -2254,8 +2339,49 @@ impl Parent {
         }
     }
 
+    /// Reads every track_file and sends the values that changed to the VRRP process
+    /// (children open no configuration files).
+    fn read_track_files(&mut self) {
+        if self.config.track_files.is_empty() {
+            return;
+        }
+        let running = self.children.iter().any(|c| {
+            c.role == Role::Vrrp && c.proc.as_ref().is_some_and(|p| p.stage == Stage::Running)
+        });
+        if !running {
+            return;
+        }
+        let files: Vec<(String, String)> = self
+            .config
+            .track_files
+            .iter()
+            .filter_map(|f| Some((f.name.clone(), f.file.clone()?)))
+            .collect();
+        for (name, path) in files {
+            let value = std::fs::read_to_string(&path).ok().and_then(|t| {
+                t.split_whitespace()
+                    .next()
+                    .and_then(|w| w.parse::<i64>().ok())
+            });
+            if self.track_values.get(&name) == Some(&value) {
+                continue;
+            }
+            self.track_values.insert(name.clone(), value);
+            if let Some(ch) = self
+                .child_mut(Role::Vrrp)
+                .and_then(|c| c.proc.as_mut())
+                .and_then(|p| p.link.vrrp())
+            {
+                let _ = ch.send(&ParentToVrrp::TrackFile { name, value });
+            }
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         let mut d: Vec<Instant> = Vec::new();
+        if !self.config.track_files.is_empty() {
+            d.push(self.next_track_read);
+        }
         d.extend(self.broker.next_deadline());
         d.extend(self.watchdog.map(|w| w.1));
         d.extend(self.dump.as_ref().map(|p| p.deadline));

@@ -24,9 +24,11 @@ pub fn permanent(code: i32) -> Option<&'static str> {
     }
 }
 
-/// Respawn back-off of one child: immediate the first time, then 1, 2, 4, 8, 16, 32, 60,
-/// 60... seconds (KEEPALIVED-REFERENCE 1.3) while it keeps dying within [`STABLE_RUN`] of its start (keepalived's
-/// schedule), reset by a stable run.
+/// Respawn back-off of one child: immediate the first two times, then 1, 2, 4, 8, 16, 32,
+/// 60, 60... seconds while it keeps dying within [`STABLE_RUN`] of its start, reset by a
+/// stable run. keepalived (KEEPALIVED-REFERENCE 1.3) waits 1 s already at the second quick
+/// death; at advert_int 0.1 that second second would cost the VIP, so keepalived-rs
+/// allows one more immediate respawn before backing off.
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
     quick_deaths: u32,
@@ -39,9 +41,9 @@ impl Backoff {
             self.quick_deaths = 0;
         }
         let delay = match self.quick_deaths {
-            0 => 0,
+            0 | 1 => 0,
             n => {
-                let d = 1u64 << (n - 1).min(6);
+                let d = 1u64 << (n - 2).min(6);
                 if d > 32 { 60 } else { d }
             }
         };
@@ -67,13 +69,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_immediate_first_then_doubles_to_sixty_and_resets_after_a_stable_run() {
-        // keepalived (KEEPALIVED-REFERENCE 1.3): 0, 1, 2, 4, 8, 16, 32, 60, 60 s.
+    fn backoff_is_immediate_twice_then_doubles_to_sixty_and_resets_after_a_stable_run() {
+        // keepalived (KEEPALIVED-REFERENCE 1.3): 0, 1, 2, 4, 8, 16, 32, 60, 60 s; one more
+        // immediate respawn here, so a second crash within a minute costs no VIP.
         let mut b = Backoff::default();
         let quick = Duration::from_secs(1);
-        let got: Vec<u64> = (0..9).map(|_| b.on_death(quick).as_secs()).collect();
-        assert_eq!(got, [0, 1, 2, 4, 8, 16, 32, 60, 60]);
+        let got: Vec<u64> = (0..10).map(|_| b.on_death(quick).as_secs()).collect();
+        assert_eq!(got, [0, 0, 1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(b.on_death(Duration::from_secs(61)), Duration::ZERO);
+        assert_eq!(b.on_death(quick), Duration::ZERO);
         assert_eq!(b.on_death(quick), Duration::from_secs(1));
     }
 
