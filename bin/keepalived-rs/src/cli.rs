@@ -1,5 +1,5 @@
 //! The command line: keepalived's flags (KEEPALIVED-REFERENCE.md 1.6) plus the `config`
-//! subcommands.
+//! and `demo` subcommands.
 
 use std::path::PathBuf;
 
@@ -197,6 +197,39 @@ pub enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show VRRP failover in a throwaway lab of network namespaces (as root): two routers
+    /// share a virtual IP, a client pings it, the master fails, and the client's outage is
+    /// measured. Everything is removed afterwards.
+    Demo(DemoArgs),
+}
+
+/// `keepalived-rs demo` options.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Seconds between VRRP adverts: whole seconds (1-255) with VRRPv2, 0.01 to 40.95 with
+    /// VRRPv3.
+    #[arg(
+        long = "advert-int",
+        value_name = "SECS",
+        default_value = "1",
+        value_parser = crate::demo::parse_advert_int
+    )]
+    pub advert_int: crate::demo::AdvertInt,
+
+    /// How the master fails: `link` sets its interface down (the backup takes over after
+    /// Master_Down_Interval); `stop` stops its daemon, which sends priority 0 (the backup
+    /// takes over after Skew_Time).
+    #[arg(long = "fail", value_enum, default_value_t = crate::demo::FailMode::Link)]
+    pub fail: crate::demo::FailMode,
+
+    /// VRRP version of both routers.
+    #[arg(
+        long = "vrrp-version",
+        value_name = "2|3",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u8).range(2..=3)
+    )]
+    pub vrrp_version: u8,
 }
 
 /// `keepalived-rs config ...`.
@@ -419,6 +452,45 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(Cli::try_parse_from(["k", "-t", "config", "check"]).is_err());
+    }
+
+    #[test]
+    fn demo_options() {
+        let c = Cli::try_parse_from(["k", "demo"]).expect("parses");
+        match c.command {
+            Some(Command::Demo(d)) => {
+                assert_eq!(d.advert_int, crate::demo::AdvertInt(100));
+                assert_eq!(d.fail, crate::demo::FailMode::Link);
+                assert_eq!(d.vrrp_version, 2);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let c = Cli::try_parse_from([
+            "k",
+            "demo",
+            "--advert-int",
+            "0.5",
+            "--fail",
+            "stop",
+            "--vrrp-version",
+            "3",
+        ])
+        .expect("parses");
+        match c.command {
+            Some(Command::Demo(d)) => {
+                assert_eq!(d.advert_int, crate::demo::AdvertInt(50));
+                assert_eq!(d.fail, crate::demo::FailMode::Stop);
+                assert_eq!(d.vrrp_version, 3);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        for bad in [
+            &["k", "demo", "--fail", "crash"][..],
+            &["k", "demo", "--vrrp-version", "4"],
+            &["k", "demo", "--advert-int", "0"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

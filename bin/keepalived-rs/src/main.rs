@@ -1,11 +1,13 @@
 //! keepalived-rs: the parent process and command-line tool.
 //!
 //! Without a subcommand or `-t` it runs the daemon: the parent process, which starts and
-//! supervises the VRRP process, the health checker and the IPVS writer.
+//! supervises the VRRP process, the health checker and the IPVS writer. `demo` shows VRRP
+//! failover in a throwaway lab of network namespaces.
 
 mod cli;
 mod config_cmd;
 mod daemon;
+mod demo;
 mod system;
 
 use std::process::ExitCode;
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
             ConfigCommand::Dump { json: _, file } => config_cmd::dump(&file.file, &file.load),
             ConfigCommand::Keywords => config_cmd::keywords(),
         },
+        Some(Command::Demo(args)) => demo::run(args),
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
             None => daemon::run(daemon_options(&cli)),
