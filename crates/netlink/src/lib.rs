@@ -46,6 +46,7 @@
 
 mod error;
 mod frame;
+pub mod from_config;
 mod model;
 mod monitor;
 pub mod names;
