@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use keepalived_config::Config;
-use keepalived_config::addr::{Broadcast, IpAddress};
+use keepalived_config::addr::IpAddress;
 use keepalived_config::vrrp::VrrpInstance;
 use keepalived_netlink::{AddrSpec, Link, Rtnl};
 use keepalived_sys::vrrp_net::{IpFamily, PacketSocket, VrrpSocket};
@@ -819,31 +819,144 @@ impl Engine {
 
     fn spec(&self, slot: &Slot, v: &IpAddress) -> AddrSpec {
         let ifindex = self.vip_ifindex(slot, v);
-        let mut spec = AddrSpec::new(ifindex, v.address.addr, v.address.len);
-        spec.label = v.label.clone();
-        spec.peer = v.peer;
-        spec.broadcast = match (&v.broadcast, v.address.addr) {
-            (Some(Broadcast::Addr(b)), _) => Some(*b),
-            (Some(Broadcast::Set), IpAddr::V4(a)) => {
-                Some(keepalived_netlink::ipv4_broadcast(a, v.address.len, true))
-            }
-            (Some(Broadcast::Clear), IpAddr::V4(a)) => {
-                Some(keepalived_netlink::ipv4_broadcast(a, v.address.len, false))
-            }
-            _ => None,
+        keepalived_netlink::from_config::addr_spec(v, ifindex).unwrap_or_else(|e| {
+            // The parent refused unsupported options at load; keep the address itself.
+            warn!("{}: {}: {e}", slot.block.name, v.address.addr);
+            AddrSpec::new(ifindex, v.address.addr, v.address.len)
+        })
+    }
+
+    /// Installs (or removes) an instance's virtual_routes and virtual_rules.
+    fn routes(&mut self, slot: &Slot, add: bool) {
+        use keepalived_netlink::from_config::{route_spec, rule_spec};
+        let name = &slot.block.name;
+        let ifindex_of = |n: &str| self.ifindex_by_name.get(n).copied();
+        let routes: Vec<_> = slot
+            .block
+            .virtual_routes
+            .iter()
+            .map(|r| route_spec(r, &ifindex_of, Some(slot.vip_if)))
+            .collect();
+        let hint = if slot.inst.config().family == Family::Ipv6 {
+            keepalived_netlink::Family::Inet6
+        } else {
+            keepalived_netlink::Family::Inet
         };
-        if let Some(sc) = v
-            .scope
-            .as_deref()
-            .and_then(keepalived_netlink::names::scope)
-        {
-            spec.scope = sc;
+        let rules: Vec<_> = slot
+            .block
+            .virtual_rules
+            .iter()
+            .map(|r| rule_spec(r, hint))
+            .collect();
+        for r in routes {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("{name}: virtual route: {e}");
+                    continue;
+                }
+            };
+            let res = if add {
+                self.rtnl.add_route(&r)
+            } else {
+                self.rtnl.del_route(&r)
+            };
+            if let Err(e) = res {
+                warn!(
+                    "{name}: cannot {} a virtual route: {e}",
+                    if add { "add" } else { "remove" }
+                );
+            }
         }
-        spec.nodad = v.address.addr.is_ipv6() || v.nodad;
-        spec.noprefixroute = v.noprefixroute;
-        spec.home = v.home;
-        spec.mngtmpaddr = v.mngtmpaddr;
-        spec
+        for r in rules {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!("{name}: virtual rule: {e}");
+                    continue;
+                }
+            };
+            let res = if add {
+                self.rtnl.add_rule(&r)
+            } else {
+                self.rtnl.del_rule(&r)
+            };
+            if let Err(e) = res {
+                warn!(
+                    "{name}: cannot {} a virtual rule: {e}",
+                    if add { "add" } else { "remove" }
+                );
+            }
+        }
+    }
+
+    /// Installs (or removes) static_ipaddress, static_routes and static_rules.
+    pub fn statics(&mut self, config: &Config, add: bool) {
+        use keepalived_netlink::from_config::{addr_spec, route_spec, rule_spec};
+        let default_if = self
+            .ifindex_by_name
+            .get(&config.global_defs.default_interface)
+            .copied();
+        for a in &config.static_ipaddress {
+            let ifindex = a
+                .dev
+                .as_ref()
+                .and_then(|d| self.ifindex_by_name.get(d).copied())
+                .or(default_if);
+            let Some(ifindex) = ifindex else {
+                warn!("static_ipaddress {}: no such interface", a.address.addr);
+                continue;
+            };
+            match addr_spec(a, ifindex) {
+                Ok(spec) => {
+                    let res = if add {
+                        self.rtnl.add_address(&spec)
+                    } else {
+                        self.rtnl.del_address(&spec)
+                    };
+                    if let Err(e) = res {
+                        warn!("static_ipaddress {}: {e}", a.address.addr);
+                    }
+                }
+                Err(e) => warn!("static_ipaddress {}: {e}", a.address.addr),
+            }
+        }
+        let ifindex_of = |n: &str| self.ifindex_by_name.get(n).copied();
+        let routes: Vec<_> = config
+            .static_routes
+            .iter()
+            .map(|r| route_spec(r, &ifindex_of, default_if))
+            .collect();
+        for r in routes {
+            match r {
+                Ok(r) => {
+                    let res = if add {
+                        self.rtnl.add_route(&r)
+                    } else {
+                        self.rtnl.del_route(&r)
+                    };
+                    if let Err(e) = res {
+                        warn!("static route: {e}");
+                    }
+                }
+                Err(e) => warn!("static route: {e}"),
+            }
+        }
+        for r in &config.static_rules {
+            match rule_spec(r, keepalived_netlink::Family::Inet) {
+                Ok(r) => {
+                    let res = if add {
+                        self.rtnl.add_rule(&r)
+                    } else {
+                        self.rtnl.del_rule(&r)
+                    };
+                    if let Err(e) = res {
+                        warn!("static rule: {e}");
+                    }
+                }
+                Err(e) => warn!("static rule: {e}"),
+            }
+        }
     }
 
     /// Carries out one instance's actions, in order, then its sync group's orders.
@@ -939,6 +1052,7 @@ impl Engine {
                             }
                         }
                     }
+                    self.routes(slot, true);
                 }
                 Action::RemoveVips => {
                     if self.release {
@@ -954,6 +1068,7 @@ impl Engine {
                                 warn!("{name}: cannot remove {}: {e}", spec.addr);
                             }
                         }
+                        self.routes(slot, false);
                     }
                 }
                 Action::SendGarp { repeat } => self.garp(slot, repeat),

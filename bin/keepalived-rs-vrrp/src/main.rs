@@ -80,6 +80,8 @@ struct Vrrp {
     sockets_dirty: bool,
     /// Link and address changes.
     monitor: Monitor,
+    /// The static addresses, routes and rules installed (removed on a releasing stop).
+    statics: Option<Config>,
 }
 
 fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
@@ -117,6 +119,7 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         tokens: BTreeMap::new(),
         sockets_dirty: false,
         monitor,
+        statics: None,
     };
     v.chan
         .send(&VrrpToParent::Hello(Hello::current()))
@@ -353,6 +356,11 @@ impl Vrrp {
         if let Some(e) = self.engine.as_mut() {
             e.release = release;
             e.stop_all(&mut out);
+            if release {
+                if let Some(st) = self.statics.take() {
+                    e.statics(&st, false);
+                }
+            }
         }
         self.report(out);
     }
@@ -407,6 +415,19 @@ impl Vrrp {
             return Ok(Vec::new());
         };
         let new = engine.configure(&config)?;
+        // static_*: installed once, replaced when a reload changes them.
+        let statics_changed = self.statics.as_ref().is_none_or(|old| {
+            old.static_ipaddress != config.static_ipaddress
+                || old.static_routes != config.static_routes
+                || old.static_rules != config.static_rules
+        });
+        if statics_changed {
+            if let Some(old) = self.statics.take() {
+                engine.statics(&old, false);
+            }
+            engine.statics(&config, true);
+            self.statics = Some(config.clone());
+        }
         // The monitor reports up/down as transitions from the table it holds.
         let mut pending = std::mem::take(&mut engine.pending);
         match engine.rtnl.links() {

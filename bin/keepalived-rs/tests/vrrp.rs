@@ -674,3 +674,72 @@ fn use_vmac_gives_the_vip_the_virtual_mac_and_only_the_vmac_answers() {
         "arp_ignore restored on the base interface"
     );
 }
+
+#[test]
+fn virtual_routes_and_rules_follow_the_master_and_static_addresses_are_installed() {
+    let lab = Lab::new("routes", 2);
+    let dir = TempDir::new("routes");
+    let extra = "    virtual_routes {\n        198.51.100.0/24 via 192.0.2.254 dev eth0\n    }\n    \
+                 virtual_rules {\n        from 192.0.2.10 table 100\n    }\n";
+    let statics = "static_ipaddress {\n    203.0.113.1/32 dev eth0\n}\n";
+    let mut a = start(
+        &lab,
+        0,
+        &dir,
+        &(conf("MASTER", 150, 67, extra, "192.0.2.10/24") + statics),
+    );
+    let b = start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", 100, 67, extra, "192.0.2.10/24"),
+    );
+    wait_vip(&lab, 0, "192.0.2.10", "election", &[&a, &b]);
+    let ns0 = &lab.ns(0).name;
+    let ns1 = &lab.ns(1).name;
+    let route = |ns: &str| try_run("ip", &["-n", ns, "route", "show", "198.51.100.0/24"]);
+    let rule = |ns: &str| try_run("ip", &["-n", ns, "rule", "show"]);
+    let on = poll_until(T, || route(ns0).contains("via 192.0.2.254").then_some(()));
+    assert!(
+        on.is_some(),
+        "the master has no virtual route:\n{}",
+        a.log()
+    );
+    assert!(
+        rule(ns0).contains("from 192.0.2.10 lookup 100"),
+        "{}",
+        rule(ns0)
+    );
+    assert!(route(ns1).is_empty(), "the backup has the virtual route");
+    assert!(
+        lab.has(0, "203.0.113.1"),
+        "static_ipaddress missing:\n{}",
+        lab.addrs(0)
+    );
+    lab.link(0, false);
+    wait_vip(&lab, 1, "192.0.2.10", "failover", &[&a, &b]);
+    let moved = poll_until(T, || route(ns1).contains("via 192.0.2.254").then_some(()));
+    assert!(
+        moved.is_some(),
+        "the new master has no virtual route:\n{}",
+        b.log()
+    );
+    assert!(
+        rule(ns1).contains("from 192.0.2.10 lookup 100"),
+        "{}",
+        rule(ns1)
+    );
+    let gone = poll_until(T, || (!rule(ns0).contains("lookup 100")).then_some(()));
+    assert!(
+        gone.is_some(),
+        "the old master kept its virtual rule:\n{}",
+        rule(ns0)
+    );
+    lab.link(0, true);
+    a.signal(Signal::SIGTERM);
+    a.wait_exit(T);
+    assert!(
+        !lab.has(0, "203.0.113.1"),
+        "static_ipaddress left after a clean stop"
+    );
+}

@@ -198,6 +198,55 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
             );
             return Err(EXIT_CONFIG);
         }
+        // Addresses, routes and rules the VRRP process could install only partly are
+        // refused now, not half-applied later.
+        use keepalived_netlink::from_config::{addr_spec, supported_route, supported_rule};
+        let mut unsupported: Vec<String> = Vec::new();
+        for inst in &c.vrrp_instances {
+            for a in inst
+                .virtual_ipaddress
+                .iter()
+                .chain(&inst.virtual_ipaddress_excluded)
+            {
+                if let Err(e) = addr_spec(a, 0) {
+                    unsupported.push(format!(
+                        "vrrp_instance {}: virtual address {}: {e}",
+                        inst.name, a.address.addr
+                    ));
+                }
+            }
+            for r in &inst.virtual_routes {
+                if let Err(e) = supported_route(r) {
+                    unsupported.push(format!("vrrp_instance {}: virtual_routes: {e}", inst.name));
+                }
+            }
+            for r in &inst.virtual_rules {
+                if let Err(e) = supported_rule(r) {
+                    unsupported.push(format!("vrrp_instance {}: virtual_rules: {e}", inst.name));
+                }
+            }
+        }
+        for a in &c.static_ipaddress {
+            if let Err(e) = addr_spec(a, 0) {
+                unsupported.push(format!("static_ipaddress {}: {e}", a.address.addr));
+            }
+        }
+        for r in &c.static_routes {
+            if let Err(e) = supported_route(r) {
+                unsupported.push(format!("static_routes: {e}"));
+            }
+        }
+        for r in &c.static_rules {
+            if let Err(e) = supported_rule(r) {
+                unsupported.push(format!("static_rules: {e}"));
+            }
+        }
+        if !unsupported.is_empty() {
+            for u in &unsupported {
+                error!("{}: {u}", opts.config_file.display());
+            }
+            return Err(EXIT_CONFIG);
+        }
         for inst in &loaded.config.vrrp_instances {
             let refused = keepalived_vrrp::InstanceConfig::from_config(&loaded.config, inst)
                 .and_then(|mut c| c.normalise().map(|_| ()));
