@@ -224,8 +224,15 @@ impl Engine {
                 Some(vl) => (base_index, vl.index, link, ifname),
                 None => (base_index, base_index, link, ifname),
             };
+            if base_index == 0 {
+                warn!(
+                    "vrrp_instance {}: interface {ifname} does not exist (yet); the instance \
+                     starts when it appears",
+                    block.name
+                );
+            }
             if let Some(old) = self.slots.remove(&block.name) {
-                if old.block == *block {
+                if old.block == *block && (old.ifindex != 0 || base_index == 0) {
                     keep.insert(block.name.clone(), old);
                     continue;
                 }

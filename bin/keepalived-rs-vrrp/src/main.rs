@@ -477,6 +477,23 @@ impl Vrrp {
             }
         };
         let mut out = Vec::new();
+        // An interface an instance waits for appeared: configure again (the instance is
+        // rebuilt on it and started).
+        let waited_for = events.iter().any(|ev| match ev {
+            LinkEvent::LinkNew { name, .. } => self.engine.as_ref().is_some_and(|e| {
+                e.slots
+                    .values()
+                    .any(|s| s.ifindex == 0 && s.ifname == *name)
+            }),
+            _ => false,
+        });
+        if waited_for {
+            match self.apply() {
+                Ok(new) if self.started => self.start_instances(&new),
+                Ok(_) => {}
+                Err(e) => warn!("cannot configure the new interface: {e}"),
+            }
+        }
         if let Some(e) = self.engine.as_mut() {
             for ev in events {
                 match ev {

@@ -743,3 +743,162 @@ fn virtual_routes_and_rules_follow_the_master_and_static_addresses_are_installed
         "static_ipaddress left after a clean stop"
     );
 }
+
+#[test]
+fn nopreempt_keeps_the_current_master_and_preempt_delay_waits() {
+    let lab = Lab::new("nopre", 2);
+    let dir = TempDir::new("nopre");
+    let vip = "192.0.2.10";
+    // The higher priority starts second, with nopreempt (keepalived requires state BACKUP).
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 68, "", "192.0.2.10/24"));
+    wait_vip(&lab, 1, vip, "the only router becomes master", &[&b]);
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("BACKUP", 150, 68, "    nopreempt\n", "192.0.2.10/24"),
+    );
+    a.wait_for_log("VRRP instance VI_1 is now Backup", T);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        lab.has(1, vip) && !lab.has(0, vip),
+        "nopreempt: the higher priority took over:\n{}",
+        a.log()
+    );
+    drop(a);
+    // preempt_delay 3: the higher priority waits 3 s before taking over.
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("BACKUP", 150, 68, "    preempt_delay 3\n", "192.0.2.10/24"),
+    );
+    a.wait_for_log("VRRP instance VI_1 is now Backup", T);
+    let t0 = std::time::Instant::now();
+    wait_vip(&lab, 0, vip, "preemption after preempt_delay", &[&a, &b]);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(2500),
+        "preempt_delay 3 but the takeover came after {waited:?}"
+    );
+}
+
+#[test]
+fn gratuitous_arp_moves_the_clients_arp_entry_at_once() {
+    let lab = Lab::new("garp", 3);
+    let dir = TempDir::new("garp");
+    let vip = "192.0.2.10";
+    let a = start(&lab, 0, &dir, &conf("MASTER", 150, 69, "", "192.0.2.10/24"));
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 69, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election", &[&a, &b]);
+    let client = &lab.ns(2).name;
+    let mac = |i: usize| {
+        let l = try_run(
+            "ip",
+            &["-n", &lab.ns(i).name, "-br", "link", "show", "dev", "eth0"],
+        );
+        l.split_whitespace().nth(2).unwrap_or("").to_string()
+    };
+    let neigh = || try_run("ip", &["-n", client, "neigh", "show", vip]);
+    let ok = Command::new("ip")
+        .args(["netns", "exec", client, "ping", "-c", "1", "-W", "2", vip])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "the client cannot reach the VIP");
+    assert!(
+        neigh().contains(&mac(0)),
+        "before: {} (master {})",
+        neigh(),
+        mac(0)
+    );
+    // The master fails; the new master's gratuitous ARP updates the client's entry without
+    // the client asking.
+    lab.link(0, false);
+    wait_vip(&lab, 1, vip, "failover", &[&a, &b]);
+    let moved = poll_until(Duration::from_secs(2), || {
+        neigh().contains(&mac(1)).then_some(())
+    });
+    assert!(
+        moved.is_some(),
+        "after: {} (new master {})",
+        neigh(),
+        mac(1)
+    );
+}
+
+#[test]
+fn interop_with_keepalived_unicast() {
+    let lab = Lab::new("iouni", 2);
+    let dir = TempDir::new("iouni");
+    let vip = "192.0.2.10";
+    let peer = |p: &str| format!("    unicast_peer {{\n        {p}\n    }}\n");
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", 150, 70, &peer("192.0.2.2"), "192.0.2.10/24"),
+    );
+    let k = Keepalived::start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", 100, 70, &peer("192.0.2.1"), "192.0.2.10/24"),
+    );
+    wait_vip(&lab, 0, vip, "keepalived-rs master over unicast", &[&a]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !lab.has(1, vip),
+        "keepalived did not accept keepalived-rs's unicast adverts"
+    );
+    lab.link(0, false);
+    wait_vip(&lab, 1, vip, "keepalived takes over over unicast", &[&a]);
+    lab.link(0, true);
+    wait_vip(
+        &lab,
+        0,
+        vip,
+        "keepalived-rs preempts back over unicast",
+        &[&a],
+    );
+    let gone = poll_until(T, || (!lab.has(1, vip)).then_some(()));
+    assert!(
+        gone.is_some(),
+        "keepalived kept the VIP: it did not hear keepalived-rs"
+    );
+    drop(k);
+}
+
+#[test]
+fn an_interface_that_appears_later_is_picked_up() {
+    let lab = Lab::new("late", 1);
+    let dir = TempDir::new("late");
+    let text = conf("BACKUP", 100, 71, "", "192.0.2.20/24")
+        .replace("interface eth0", "interface late0")
+        .replace("global_defs {\n", "global_defs {\n    dynamic_interfaces\n");
+    let a = start(&lab, 0, &dir, &text);
+    a.wait_for_log("interface late0 does not exist", T);
+    let ns0 = &lab.ns(0).name;
+    run(
+        "ip",
+        &[
+            "-n", ns0, "link", "add", "late0", "type", "veth", "peer", "name", "late1",
+        ],
+    );
+    run(
+        "ip",
+        &["-n", ns0, "addr", "add", "192.0.2.21/24", "dev", "late0"],
+    );
+    run("ip", &["-n", ns0, "link", "set", "late1", "up"]);
+    run("ip", &["-n", ns0, "link", "set", "late0", "up"]);
+    let up = poll_until(T, || {
+        try_run("ip", &["-n", ns0, "-o", "addr", "show", "dev", "late0"])
+            .contains(" 192.0.2.20/")
+            .then_some(())
+    });
+    assert!(
+        up.is_some(),
+        "the instance never started on late0:\n{}",
+        a.log()
+    );
+}
