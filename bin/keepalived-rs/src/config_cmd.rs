@@ -104,6 +104,7 @@ pub fn check(file: &Path, args: &LoadArgs, log: Option<&Path>) -> ExitCode {
     let mut loaded = keepalived_config::load(file, &load_options(args));
     if main_readable {
         crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
+        crate::system::check_runtime(&mut loaded);
     }
     let code = status(&loaded, main_readable);
     let report = |out: &mut dyn Write| -> io::Result<()> {

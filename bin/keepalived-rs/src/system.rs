@@ -68,3 +68,115 @@ pub fn check_scripts(loaded: &mut Loaded, sys: &dyn SystemView) {
         });
     }
 }
+
+/// What the processes would refuse or could apply only partly, reported at load (by `-t`
+/// and by the daemon, before anything starts) with the position of the object: options of
+/// addresses, routes and rules that rtnetlink cannot be given, what the VRRP state
+/// machine refuses (AH, ...), and trackers not built yet (track_process).
+pub fn check_runtime(loaded: &mut Loaded) {
+    use keepalived_netlink::from_config::{addr_spec, supported_route, supported_rule};
+    if !loaded.is_ok() {
+        return;
+    }
+    let c = &loaded.config;
+    let mut found: Vec<(keepalived_config::Pos, String)> = Vec::new();
+    for inst in &c.vrrp_instances {
+        let at = inst.pos;
+        for a in inst
+            .virtual_ipaddress
+            .iter()
+            .chain(&inst.virtual_ipaddress_excluded)
+        {
+            if let Err(e) = addr_spec(a, 0) {
+                found.push((
+                    at,
+                    format!(
+                        "vrrp_instance {}: virtual address {}: {e}",
+                        inst.name, a.address.addr
+                    ),
+                ));
+            }
+        }
+        for r in &inst.virtual_routes {
+            if let Err(e) = supported_route(r) {
+                found.push((
+                    at,
+                    format!("vrrp_instance {}: virtual_routes: {e}", inst.name),
+                ));
+            }
+        }
+        for r in &inst.virtual_rules {
+            if let Err(e) = supported_rule(r) {
+                found.push((
+                    at,
+                    format!("vrrp_instance {}: virtual_rules: {e}", inst.name),
+                ));
+            }
+        }
+        if !inst.track_process.is_empty() {
+            found.push((
+                at,
+                format!(
+                    "vrrp_instance {}: track_process is not supported by keepalived-rs yet",
+                    inst.name
+                ),
+            ));
+        }
+        let refused = keepalived_vrrp::InstanceConfig::from_config(c, inst)
+            .and_then(|mut cfg| cfg.normalise().map(|_| ()));
+        if let Err(e) = refused {
+            found.push((at, e.to_string()));
+        }
+    }
+    for g in &c.vrrp_sync_groups {
+        if !g.track_process.is_empty() {
+            found.push((
+                g.pos,
+                format!(
+                    "vrrp_sync_group {}: track_process is not supported by keepalived-rs yet",
+                    g.name
+                ),
+            ));
+        }
+    }
+    for a in &c.static_ipaddress {
+        if let Err(e) = addr_spec(a, 0) {
+            found.push((
+                keepalived_config::Pos::default(),
+                format!("static_ipaddress {}: {e}", a.address.addr),
+            ));
+        }
+    }
+    for r in &c.static_routes {
+        if let Err(e) = supported_route(r) {
+            found.push((
+                keepalived_config::Pos::default(),
+                format!("static_routes: {e}"),
+            ));
+        }
+    }
+    for r in &c.static_rules {
+        if let Err(e) = supported_rule(r) {
+            found.push((
+                keepalived_config::Pos::default(),
+                format!("static_rules: {e}"),
+            ));
+        }
+    }
+    for (pos, message) in found {
+        let loc = pos.0;
+        loaded.diagnostics.push(Diagnostic {
+            severity: keepalived_config::diag::Severity::Error,
+            file: loaded
+                .files
+                .get(loc.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            line: loc.line,
+            column: loc.col,
+            message,
+            text: None,
+            hint: None,
+        });
+    }
+}
