@@ -387,3 +387,23 @@ fn the_example_configuration_is_clean() {
         "etc/keepalived.toml and etc/keepalived.conf differ"
     );
 }
+
+#[test]
+fn check_reports_what_the_daemon_could_only_apply_partly() {
+    let d = TempDir::new("partly");
+    let f = d.file(
+        "k.conf",
+        "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    priority 100\n    \
+         virtual_ipaddress {\n        192.0.2.10/24\n    }\n    virtual_routes {\n        \
+         198.51.100.0/24 via 192.0.2.254 mtu 1400\n    }\n}\n",
+    );
+    let o = run(&["-t", "-f", p(&f)]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "k.conf:1:1: error: vrrp_instance VI_1: virtual_routes: 'mtu' is not supported"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}
