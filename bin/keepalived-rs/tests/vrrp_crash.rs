@@ -844,6 +844,9 @@ fn deletes(mut b: &[u8], addr: Ipv4Addr) -> bool {
     false
 }
 
+/// The virtual router of the kill-while-leaving test.
+const LEAVE_VRID: u8 = 73;
+
 /// One kill while leaving MASTER.
 struct Round<'a> {
     name: &'a str,
@@ -864,10 +867,13 @@ fn check_left_master(lab: &Lab, a: &Daemon, b: &Daemon, cap: &Capture, mdi: Dura
         fail(&format!("{round}: the VRRP child was not resumed"), &both);
     }
     wait_vip(lab, 1, &format!("{round}: the backup takes over"), &both);
+    // The node's last transition since the trigger.
     let last_transition = || {
-        a.lines_with("VRRP instance VI_1 is now")
-            .last()
-            .cloned()
+        let log = a.log();
+        log[mark..]
+            .lines()
+            .rfind(|l| l.contains("VRRP instance VI_1 is now"))
+            .map(str::to_string)
             .unwrap_or_default()
     };
     if poll_until(T, || {
@@ -900,26 +906,38 @@ fn check_left_master(lab: &Lab, a: &Daemon, b: &Daemon, cap: &Capture, mdi: Dura
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    if !last_transition().contains("is now Fault") {
+        fail(
+            &format!(
+                "{round}: the node left FAULT again (last: {:?})",
+                last_transition()
+            ),
+            &both,
+        );
+    }
     let log = a.log();
     let after = &log[mark..];
     let claims: Vec<&str> = after
         .lines()
         .filter(|l| l.contains("is now Master"))
         .collect();
+    let transitions: Vec<&str> = after
+        .lines()
+        .filter(|l| l.contains("VRRP instance VI_1 is now"))
+        .collect();
     let path: Vec<&str> = after
         .lines()
         .filter(|l| l.contains("resuming as") || l.contains("starting fresh"))
         .collect();
-    let late = cap.from(Lab::addr(0), 73, wall(quiet));
+    let late = cap.from(Lab::addr(0), LEAVE_VRID, wall(quiet));
     let since_kill: Vec<u8> = cap
-        .from(Lab::addr(0), 73, wall(kill_at))
+        .from(Lab::addr(0), LEAVE_VRID, wall(kill_at))
         .iter()
         .map(|x| x.priority)
         .collect();
     eprintln!(
         "{round}: resume path {path:?}; priorities the node advertised after the trigger: \
-         {since_kill:?}; last transition {:?}",
-        last_transition()
+         {since_kill:?}; transitions since the trigger {transitions:?}"
     );
     if !claims.is_empty() {
         fail(
@@ -941,6 +959,19 @@ fn check_left_master(lab: &Lab, a: &Daemon, b: &Daemon, cap: &Capture, mdi: Dura
     }
 }
 
+/// Brings the tracked link back and waits until the node is MASTER again (it preempts) and
+/// the backup has gone back to BACKUP for the `n`th time.
+fn back_to_master(lab: &Lab, a: &Daemon, b: &Daemon, n: usize) {
+    let both = [a, b];
+    run("ip", &["-n", &lab.ns(0).name, "link", "set", "up1", "up"]);
+    wait_vip(lab, 0, "preemption after the tracked link returned", &both);
+    if poll_until(T, || (!lab.has(1, VIP)).then_some(())).is_none() {
+        fail("the backup kept the VIP after the preemption", &both);
+    }
+    b.wait_for_nth_log("VRRP instance VI_1 is now Backup", n, T);
+    std::thread::sleep(Duration::from_secs(1));
+}
+
 /// The trigger is the loss of a tracked interface (`track_interface up0`, a veth pair
 /// inside the master's namespace, its peer set down): a kernel state that stays true after
 /// the kill, so the resumed process can only end right by reading the kernel, whatever its
@@ -948,17 +979,22 @@ fn check_left_master(lab: &Lab, a: &Daemon, b: &Daemon, cap: &Capture, mdi: Dura
 /// peer's priority would make the master leave only when the peer's advert arrives, at a
 /// moment the test cannot pin down.)
 ///
-/// Two rounds on the same pair (two immediate respawns, within a minute):
+/// Three rounds on the same pair, within a minute (two immediate respawns, then the
+/// supervisor's 1 s back-off, which changes nothing here):
 /// 1. "on the VIP's removal": an rtnetlink listener in the master's namespace kills the VRRP
 ///    child the moment its VIP is deleted, i.e. while the instance is leaving MASTER (the
 ///    priority-0 advert is out, the VIPs gone, the report to the parent maybe not yet): the
 ///    parent's record may still say MASTER while the kernel has no VIP;
-/// 2. "right after the trigger": the kill follows `ip link set up1 down` at once, usually
-///    before the child has acted: the record says MASTER with the tracked link up, the
-///    kernel says the link is down.
+/// 2. "right after the trigger": the kill follows `ip link set up1 down` at once; the child
+///    may or may not have acted (the log's resume decision tells which);
+/// 3. "frozen before the trigger": the child is stopped (SIGSTOP), the link goes down, then
+///    the child is killed: the child never acted, so the record certainly says MASTER with
+///    the tracked link up and the VIP present, while the kernel says the link is down.
 ///
 /// Each round ends with the node in FAULT, the VIP on the backup alone, no `is now Master`
-/// from the node after the kill, and no advert from it once settled.
+/// from the node after the kill, and no advert from it once settled. The priorities the
+/// node advertised after the trigger are printed: a resume "as Master" shows the stale
+/// record's priority once before the kernel's link state moves it to FAULT.
 #[test]
 fn a_kill_while_leaving_master_resumes_from_the_kernel_state() {
     let lab = Lab::new("leave", 2);
@@ -974,19 +1010,29 @@ fn a_kill_while_leaving_master_resumes_from_the_kernel_state() {
     run("ip", &["-n", &ns0, "link", "set", "up1", "up"]);
     let cap = Capture::start(&lab);
     let track = "    track_interface {\n        up0\n    }\n";
-    let a = start(&lab, 0, &dir, &conf("MASTER", MASTER_PRIO, 73, "1", track));
-    let b = start(&lab, 1, &dir, &conf("BACKUP", BACKUP_PRIO, 73, "1", ""));
+    let a = start(
+        &lab,
+        0,
+        &dir,
+        &conf("MASTER", MASTER_PRIO, LEAVE_VRID, "1", track),
+    );
+    let b = start(
+        &lab,
+        1,
+        &dir,
+        &conf("BACKUP", BACKUP_PRIO, LEAVE_VRID, "1", ""),
+    );
     let both = [&a, &b];
     let mdi = master_down_interval(Duration::from_secs(1), false, BACKUP_PRIO);
     wait_vip(&lab, 0, "election", &both);
     b.wait_for_log("VRRP instance VI_1 is now Backup", T);
+    let link_down = || run("ip", &["-n", &ns0, "link", "set", "up1", "down"]);
 
     // Round 1: killed the moment the VIP is deleted.
     let pid = a.child_pid("vrrp");
     let watcher = KillOnDelete::arm(lab.ns(0), VIP, pid);
-    let mark = a.log().len();
-    let kill_at = SystemTime::now();
-    run("ip", &["-n", &ns0, "link", "set", "up1", "down"]);
+    let (mark, kill_at) = (a.log().len(), SystemTime::now());
+    link_down();
     if poll_until(T, || watcher.killed()).is_none() {
         fail("round 1: the VIP was never deleted", &both);
     }
@@ -999,20 +1045,11 @@ fn a_kill_while_leaving_master_resumes_from_the_kernel_state() {
     };
     check_left_master(&lab, &a, &b, &cap, mdi, &round);
 
-    // Back to MASTER: the tracked link returns, the node preempts.
-    run("ip", &["-n", &ns0, "link", "set", "up1", "up"]);
-    wait_vip(&lab, 0, "preemption after the tracked link returned", &both);
-    if poll_until(T, || (!lab.has(1, VIP)).then_some(())).is_none() {
-        fail("the backup kept the VIP after the preemption", &both);
-    }
-    b.wait_for_nth_log("VRRP instance VI_1 is now Backup", 2, T);
-    std::thread::sleep(Duration::from_secs(1));
-
     // Round 2: killed right after the trigger.
+    back_to_master(&lab, &a, &b, 2);
     let pid = a.child_pid("vrrp");
-    let mark = a.log().len();
-    let kill_at = SystemTime::now();
-    run("ip", &["-n", &ns0, "link", "set", "up1", "down"]);
+    let (mark, kill_at) = (a.log().len(), SystemTime::now());
+    link_down();
     signal(pid, Signal::SIGKILL);
     let round = Round {
         name: "round 2 (kill right after the trigger)",
@@ -1021,4 +1058,26 @@ fn a_kill_while_leaving_master_resumes_from_the_kernel_state() {
         n: 2,
     };
     check_left_master(&lab, &a, &b, &cap, mdi, &round);
+
+    // Round 3: frozen before the trigger, killed after it. (Well inside the parent's 2 s
+    // heartbeat deadline at advert_int 1, so the kill is the test's.)
+    back_to_master(&lab, &a, &b, 3);
+    let pid = a.child_pid("vrrp");
+    let (mark, kill_at) = (a.log().len(), SystemTime::now());
+    signal(pid, Signal::SIGSTOP);
+    link_down();
+    signal(pid, Signal::SIGKILL);
+    let round = Round {
+        name: "round 3 (frozen before the trigger)",
+        mark,
+        kill_at,
+        n: 3,
+    };
+    check_left_master(&lab, &a, &b, &cap, mdi, &round);
+    let log = a.log();
+    a.check(
+        log[mark..].contains("VI_1: resuming as Master"),
+        "round 3: the record said MASTER with the VIP present, yet the resume did not start \
+         from it",
+    );
 }
