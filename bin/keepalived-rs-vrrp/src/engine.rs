@@ -529,7 +529,19 @@ impl Engine {
                         Event::Start
                     } else {
                         info!("{name}: resuming as {:?}", s.state);
-                        Event::Resume(s.clone())
+                        // The kernel wins over the record: the interface and the tracked
+                        // interfaces are as they are now, not as they were saved.
+                        let mut s = s.clone();
+                        let links = self.rtnl.links().unwrap_or_default();
+                        s.interface_up = slot.link_up;
+                        for (i, t) in slot.tracked.iter().enumerate() {
+                            if let (Tracked::Interface(ifname), Some(st)) =
+                                (t, s.trackers.get_mut(i))
+                            {
+                                *st = up_down(links.iter().any(|l| &l.name == ifname && l.up()));
+                            }
+                        }
+                        Event::Resume(s)
                     }
                 }
                 None => Event::Start,
