@@ -516,6 +516,13 @@ impl Engine {
         saved: &BTreeMap<String, Saved>,
         out: &mut Vec<Output>,
     ) {
+        // One dump of links and addresses for all of them.
+        let links = self.rtnl.links().unwrap_or_default();
+        let addrs = if saved.is_empty() && self.reload_saved.is_empty() {
+            Vec::new()
+        } else {
+            self.rtnl.addresses(None).unwrap_or_default()
+        };
         for name in names {
             let Some(mut slot) = self.slots.remove(name) else {
                 continue;
@@ -524,7 +531,7 @@ impl Engine {
                 Some(s) => {
                     // The kernel wins over a stale record: a MASTER whose VIPs are gone
                     // starts fresh.
-                    if s.state == State::Master && !self.vips_present(&slot) {
+                    if s.state == State::Master && !self.vips_present(&slot, &addrs) {
                         warn!("{name}: saved as MASTER but its VIPs are gone; starting fresh");
                         Event::Start
                     } else {
@@ -532,7 +539,6 @@ impl Engine {
                         // The kernel wins over the record: the interface and the tracked
                         // interfaces are as they are now, not as they were saved.
                         let mut s = s.clone();
-                        let links = self.rtnl.links().unwrap_or_default();
                         s.interface_up = slot.link_up;
                         for (i, t) in slot.tracked.iter().enumerate() {
                             if let (Tracked::Interface(ifname), Some(st)) =
@@ -548,7 +554,6 @@ impl Engine {
             };
             let acts = slot.inst.handle(now(), event);
             self.apply(&mut slot, acts, out);
-            let links = self.rtnl.links().unwrap_or_default();
             for (i, t) in slot.tracked.clone().iter().enumerate() {
                 if let Tracked::Interface(ifname) = t {
                     let up = links.iter().any(|l| &l.name == ifname && l.up());
@@ -572,10 +577,7 @@ impl Engine {
         }
     }
 
-    fn vips_present(&mut self, slot: &Slot) -> bool {
-        let Ok(addrs) = self.rtnl.addresses(None) else {
-            return false;
-        };
+    fn vips_present(&self, slot: &Slot, addrs: &[keepalived_netlink::Address]) -> bool {
         slot.block.virtual_ipaddress.iter().all(|v| {
             addrs
                 .iter()
@@ -605,7 +607,14 @@ impl Engine {
     /// Delivers every timer that is due.
     pub fn on_timers(&mut self, out: &mut Vec<Output>) {
         let t = now();
-        let names: Vec<String> = self.slots.keys().cloned().collect();
+        // Only the instances with a timer due: with a thousand instances the loop wakes a
+        // thousand times a second, each time for one of them.
+        let names: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.inst.next_deadline().is_some_and(|(_, at)| at <= t))
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in names {
             let Some(mut slot) = self.slots.remove(&name) else {
                 continue;

@@ -1026,7 +1026,8 @@ impl Parent {
     fn on_message(&mut self, role: Role, m: Inbound) -> Result<(), String> {
         let now = Instant::now();
         let generation = self.generation;
-        let projection = Projection::of(&self.config, role);
+        // The projection is built only for a hello (it is the whole configuration).
+        let projection = matches!(m, Inbound::Hello(_)).then(|| Projection::of(&self.config, role));
         let Some(c) = self.children.iter_mut().find(|c| c.role == role) else {
             return Ok(());
         };
@@ -1036,6 +1037,9 @@ impl Parent {
         };
         match (p.stage, m) {
             (Stage::AwaitHello, Inbound::Hello(h)) => {
+                let Some(projection) = projection else {
+                    return Ok(());
+                };
                 if h.version != keepalived_ipc::PROTOCOL_VERSION {
                     return Err(format!(
                         "speaks IPC version {} (build {}), this parent {}",
