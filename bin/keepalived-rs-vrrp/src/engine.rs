@@ -877,44 +877,46 @@ impl Engine {
             .map(|r| rule_spec(r, hint))
             .collect();
         for r in routes {
-            let r = match r {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!("{name}: virtual route: {e}");
-                    continue;
-                }
-            };
-            let res = if add {
-                self.rtnl.add_route(&r)
-            } else {
-                self.rtnl.del_route(&r)
-            };
-            if let Err(e) = res {
-                warn!(
-                    "{name}: cannot {} a virtual route: {e}",
-                    if add { "add" } else { "remove" }
-                );
+            match r {
+                Ok(r) => self.route(add, &r, name),
+                Err(e) => warn!("{name}: virtual route: {e}"),
             }
         }
         for r in rules {
-            let r = match r {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!("{name}: virtual rule: {e}");
-                    continue;
-                }
-            };
-            let res = if add {
-                self.rtnl.add_rule(&r)
-            } else {
-                self.rtnl.del_rule(&r)
-            };
-            if let Err(e) = res {
-                warn!(
-                    "{name}: cannot {} a virtual rule: {e}",
-                    if add { "add" } else { "remove" }
-                );
+            match r {
+                Ok(r) => self.rule(add, &r, name),
+                Err(e) => warn!("{name}: virtual rule: {e}"),
             }
+        }
+    }
+
+    /// Adds or removes one route; a failure is logged, naming `owner`.
+    fn route(&mut self, add: bool, r: &keepalived_netlink::RouteSpec, owner: &str) {
+        let res = if add {
+            self.rtnl.add_route(r)
+        } else {
+            self.rtnl.del_route(r)
+        };
+        if let Err(e) = res {
+            warn!(
+                "{owner}: cannot {} a route: {e}",
+                if add { "add" } else { "remove" }
+            );
+        }
+    }
+
+    /// Adds or removes one rule; a failure is logged, naming `owner`.
+    fn rule(&mut self, add: bool, r: &keepalived_netlink::RuleSpec, owner: &str) {
+        let res = if add {
+            self.rtnl.add_rule(r)
+        } else {
+            self.rtnl.del_rule(r)
+        };
+        if let Err(e) = res {
+            warn!(
+                "{owner}: cannot {} a rule: {e}",
+                if add { "add" } else { "remove" }
+            );
         }
     }
 
@@ -957,31 +959,13 @@ impl Engine {
             .collect();
         for r in routes {
             match r {
-                Ok(r) => {
-                    let res = if add {
-                        self.rtnl.add_route(&r)
-                    } else {
-                        self.rtnl.del_route(&r)
-                    };
-                    if let Err(e) = res {
-                        warn!("static route: {e}");
-                    }
-                }
+                Ok(r) => self.route(add, &r, "static_routes"),
                 Err(e) => warn!("static route: {e}"),
             }
         }
         for r in &config.static_rules {
             match rule_spec(r, keepalived_netlink::Family::Inet) {
-                Ok(r) => {
-                    let res = if add {
-                        self.rtnl.add_rule(&r)
-                    } else {
-                        self.rtnl.del_rule(&r)
-                    };
-                    if let Err(e) = res {
-                        warn!("static rule: {e}");
-                    }
-                }
+                Ok(r) => self.rule(add, &r, "static_rules"),
                 Err(e) => warn!("static rule: {e}"),
             }
         }
