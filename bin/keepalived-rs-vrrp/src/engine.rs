@@ -166,6 +166,38 @@ pub struct Engine {
     pub created_vmacs: BTreeMap<String, u32>,
     /// Interface-setting requests for the parent, produced while configuring.
     pub pending: Vec<Output>,
+    /// Where an instance's intent goes, before the engine acts on it.
+    pub intent: IntentHook,
+}
+
+/// What an instance is about to do: the report that leaves before its addresses change.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// The instance.
+    pub name: String,
+    /// The state it is entering.
+    pub to: State,
+    /// Its effective priority.
+    pub priority: u8,
+    /// The master it knows of.
+    pub master: Option<IpAddr>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Sends an [`Intent`] to the parent at once (not at the end of the batch), so that the
+/// parent hears "leaving MASTER" before the VIPs go.
+#[derive(Default)]
+pub struct IntentHook(pub Option<Box<dyn FnMut(Intent)>>);
+
+impl std::fmt::Debug for IntentHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "IntentHook(set)"
+        } else {
+            "IntentHook(none)"
+        })
+    }
 }
 
 impl Engine {
@@ -183,6 +215,7 @@ impl Engine {
             member_of: BTreeMap::new(),
             created_vmacs: BTreeMap::new(),
             pending: Vec::new(),
+            intent: IntentHook::default(),
         })
     }
 
@@ -1026,6 +1059,27 @@ impl Engine {
     fn apply_one(&mut self, slot: &mut Slot, acts: Vec<Action>, out: &mut Vec<Output>) {
         let name = slot.block.name.clone();
         let mut changed = false;
+        // The intent leaves first: whatever the actions below do to addresses, the parent
+        // already knows which state the instance is entering and why.
+        if let Some(Action::StateChanged { to, reason, .. }) = acts
+            .iter()
+            .find(|a| matches!(a, Action::StateChanged { .. }))
+        {
+            let intent = Intent {
+                name: name.clone(),
+                to: *to,
+                priority: slot.inst.effective_priority(),
+                master: slot.inst.master().map(|m| m.addr),
+                reason: format!("{reason:?}"),
+            };
+            match self.intent.0.as_mut() {
+                Some(hook) => hook(intent),
+                None => out.push(Output::Report {
+                    name: name.clone(),
+                    intent: true,
+                }),
+            }
+        }
         for a in acts {
             match a {
                 Action::SendAdvert(ad) => {
@@ -1087,10 +1141,6 @@ impl Engine {
                 Action::StateChanged { from, to, reason } => {
                     info!("VRRP_Instance({name}) {from:?} -> {to:?} ({reason:?})");
                     slot.reason = format!("{reason:?}");
-                    out.push(Output::Report {
-                        name: name.clone(),
-                        intent: true,
-                    });
                     changed = true;
                 }
                 Action::Notify(Notify::MasterRxLowerPriority { .. }) => {

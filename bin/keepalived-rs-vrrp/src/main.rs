@@ -10,7 +10,9 @@
 mod engine;
 mod track;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -61,9 +63,26 @@ struct ScriptRun {
     known: bool,
 }
 
+/// The channel to the parent and the report sequence, shared with the engine's intent hook
+/// so that an intent leaves before the engine acts on it.
+#[derive(Debug)]
+struct Outbox {
+    chan: Channel<ParentToVrrp, VrrpToParent>,
+    seq: u64,
+}
+
+impl Outbox {
+    /// Queues a sequenced report.
+    fn report(&mut self, event: VrrpEvent) -> Result<(), keepalived_ipc::ChannelError> {
+        self.seq += 1;
+        let seq = self.seq;
+        self.chan.send(&VrrpToParent::Report { seq, event })
+    }
+}
+
 #[derive(Debug)]
 struct Vrrp {
-    chan: Channel<ParentToVrrp, VrrpToParent>,
+    outbox: Rc<RefCell<Outbox>>,
     objects: BTreeMap<ObjectKey, VrrpObject>,
     scripts: BTreeMap<String, ScriptRun>,
     engine: Option<Engine>,
@@ -71,7 +90,6 @@ struct Vrrp {
     resume: BTreeMap<String, keepalived_vrrp::Saved>,
     /// Tracker counters handed back by the parent.
     started: bool,
-    seq: u64,
     next_request: u64,
     exit: bool,
     /// Socket tokens: token -> (ifindex, IPv6).
@@ -107,13 +125,12 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         })
         .map_err(|e| e.to_string())?;
     let mut v = Vrrp {
-        chan,
+        outbox: Rc::new(RefCell::new(Outbox { chan, seq: 0 })),
         objects: BTreeMap::new(),
         scripts: BTreeMap::new(),
         engine: None,
         resume: BTreeMap::new(),
         started: false,
-        seq: 0,
         next_request: 1,
         exit: false,
         tokens: BTreeMap::new(),
@@ -121,7 +138,9 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         monitor,
         statics: None,
     };
-    v.chan
+    v.outbox
+        .borrow_mut()
+        .chan
         .send(&VrrpToParent::Hello(Hello::current()))
         .map_err(|e| e.to_string())?;
     let mut events = Events::with_capacity(64);
@@ -168,20 +187,49 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                 }
             }
         }
-        if let Err(e) = v.chan.flush() {
+        let flushed = v.outbox.borrow_mut().chan.flush();
+        if let Err(e) = flushed {
             if v.exit {
                 break;
             }
             return Err(format!("channel to the parent: {e}"));
         }
     }
-    let _ = v.chan.flush();
+    let _ = v.outbox.borrow_mut().chan.flush();
     Ok(())
+}
+
+/// The engine's intent hook: an intent report is queued and flushed at once, before the
+/// engine goes on to act (remove VIPs, send priority 0, ...).
+fn intent_hook(outbox: &Rc<RefCell<Outbox>>) -> engine::IntentHook {
+    let outbox = Rc::clone(outbox);
+    engine::IntentHook(Some(Box::new(move |i: engine::Intent| {
+        let Ok(mut o) = outbox.try_borrow_mut() else {
+            warn!("{}: intent not sent (channel busy)", i.name);
+            return;
+        };
+        let report = InstanceReport {
+            name: i.name,
+            state: vrrp_state(i.to),
+            phase: Phase::Intent,
+            priority: i.priority,
+            learned_interval_cs: None,
+            preempt_deadline_us: None,
+            trackers: Vec::new(),
+            master: i.master,
+            reason: i.reason,
+            saved: None,
+        };
+        if let Err(e) = o.report(VrrpEvent::Instance(report)).and_then(|_| o.chan.flush()) {
+            warn!("intent not delivered: {e}");
+        }
+    })))
 }
 
 impl Vrrp {
     fn send(&mut self, m: VrrpToParent) {
-        if let Err(e) = self.chan.send(&m) {
+        let sent = self.outbox.borrow_mut().chan.send(&m);
+        if let Err(e) = sent {
             error!("cannot send to the parent: {e}");
             self.stop(true);
         }
@@ -239,7 +287,8 @@ impl Vrrp {
     }
 
     fn on_ipc(&mut self) -> Result<(), String> {
-        let msgs = match self.chan.receive() {
+        let received = self.outbox.borrow_mut().chan.receive();
+        let msgs = match received {
             Ok(m) => m,
             Err(keepalived_ipc::ChannelError::Closed) => {
                 warn!("parent gone (end of file); releasing and stopping");
@@ -326,8 +375,9 @@ impl Vrrp {
                     .iter()
                     .filter_map(|n| self.instance_report(n, Phase::Done))
                     .collect();
+                let seq = self.outbox.borrow().seq;
                 self.send(VrrpToParent::Snapshot {
-                    seq: self.seq,
+                    seq,
                     instances,
                     groups: Vec::new(),
                 });
@@ -409,7 +459,9 @@ impl Vrrp {
         }
         self.scripts = scripts;
         if self.engine.is_none() {
-            self.engine = Some(Engine::new()?);
+            let mut engine = Engine::new()?;
+            engine.intent = intent_hook(&self.outbox);
+            self.engine = Some(engine);
         }
         let Some(engine) = self.engine.as_mut() else {
             return Ok(Vec::new());
@@ -526,6 +578,15 @@ impl Vrrp {
         self.report(out);
     }
 
+    /// Sends a sequenced report.
+    fn send_report(&mut self, event: VrrpEvent) {
+        let sent = self.outbox.borrow_mut().report(event);
+        if let Err(e) = sent {
+            error!("cannot send to the parent: {e}");
+            self.stop(true);
+        }
+    }
+
     /// Sends the reports the engine produced.
     fn report(&mut self, out: Vec<Output>) {
         for o in out {
@@ -533,12 +594,7 @@ impl Vrrp {
                 Output::Report { name, intent } => {
                     let phase = if intent { Phase::Intent } else { Phase::Done };
                     if let Some(r) = self.instance_report(&name, phase) {
-                        self.seq += 1;
-                        let seq = self.seq;
-                        self.send(VrrpToParent::Report {
-                            seq,
-                            event: VrrpEvent::Instance(r),
-                        });
+                        self.send_report(VrrpEvent::Instance(r));
                     }
                 }
                 Output::Sysctl {
@@ -551,23 +607,13 @@ impl Vrrp {
                     value,
                 }),
                 Output::Group { name, state } => {
-                    self.seq += 1;
-                    let seq = self.seq;
                     let state = vrrp_state(state);
-                    self.send(VrrpToParent::Report {
-                        seq,
-                        event: VrrpEvent::Group(GroupReport { name, state }),
-                    });
+                    self.send_report(VrrpEvent::Group(GroupReport { name, state }));
                 }
                 Output::LowerPriority { name, from } => {
-                    self.seq += 1;
-                    let seq = self.seq;
-                    self.send(VrrpToParent::Report {
-                        seq,
-                        event: VrrpEvent::MasterRxLowerPri {
-                            instance: name,
-                            from,
-                        },
+                    self.send_report(VrrpEvent::MasterRxLowerPri {
+                        instance: name,
+                        from,
                     });
                 }
             }

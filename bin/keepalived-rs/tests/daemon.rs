@@ -759,7 +759,8 @@ fn notify_scripts_see_transitions_in_order() {
         )
     );
     let conf = dir.write("keepalived.conf", &conf);
-    let d = Launch::new(&ns, &conf, &dir.join("run")).start();
+    // -D: the parent logs each intent ("about to enter") at debug level.
+    let d = Launch::new(&ns, &conf, &dir.join("run")).arg("-D").start();
     d.wait_started();
     let key = "VRRP instance VI_1 is now ";
     d.wait_for_nth_log(key, 1, T);
@@ -798,6 +799,20 @@ fn notify_scripts_see_transitions_in_order() {
     );
     let logged: Vec<&str> = logged.lines().take(states.len()).collect();
     check_eq!(d, logged, states, "states in the notify log");
+    // Every result was announced by its intent first, sent before the VRRP process acted.
+    let log = d.log();
+    let mut expect_intent = None;
+    for line in log.lines() {
+        if let Some(r) = line.split("VRRP instance VI_1: about to enter ").nth(1) {
+            expect_intent = r.split_whitespace().next().map(str::to_string);
+        } else if let Some(r) = line.split(key).nth(1) {
+            let state = r.split_whitespace().next().map(str::to_string);
+            d.check(
+                expect_intent.take() == state,
+                &format!("'{line}' was not preceded by its intent"),
+            );
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------
