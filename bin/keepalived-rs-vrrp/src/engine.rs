@@ -168,6 +168,11 @@ pub struct Engine {
     pub pending: Vec<Output>,
     /// Where an instance's intent goes, before the engine acts on it.
     pub intent: IntentHook,
+    /// Gratuitous ARPs / NAs spaced per interface and family.
+    pub pacer: keepalived_vrrp::garp::Pacer<(u32, bool)>,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`, and the `garp_group` overrides by
+    /// interface name: (GARP interval, NA interval).
+    pub garp_intervals: (Duration, Duration, BTreeMap<String, (Duration, Duration)>),
 }
 
 /// What an instance is about to do: the report that leaves before its addresses change.
@@ -216,6 +221,8 @@ impl Engine {
             created_vmacs: BTreeMap::new(),
             pending: Vec::new(),
             intent: IntentHook::default(),
+            pacer: Default::default(),
+            garp_intervals: Default::default(),
         })
     }
 
@@ -229,6 +236,7 @@ impl Engine {
             .addresses(None)
             .map_err(|e| format!("rtnetlink: {e}"))?;
         self.ifindex_by_name = links.iter().map(|l| (l.name.clone(), l.index)).collect();
+        self.garp_intervals = garp_intervals(config);
         let mut new = Vec::new();
         let mut keep = BTreeMap::new();
         for block in &config.vrrp_instances {
@@ -634,12 +642,23 @@ impl Engine {
         self.slots
             .values()
             .filter_map(|s| s.inst.next_deadline().map(|(_, t)| t))
+            .chain(self.pacer.next_deadline())
             .min()
     }
 
     /// Delivers every timer that is due.
     pub fn on_timers(&mut self, out: &mut Vec<Output>) {
         let t = now();
+        for ((ifindex, v6), frame) in self.pacer.due(t) {
+            match self.sockets.get(&(ifindex, v6)) {
+                Some(link) => {
+                    if let Err(e) = link.packet.send_frame(&frame) {
+                        debug!("queued GARP on interface {ifindex}: {e}");
+                    }
+                }
+                None => self.pacer.drop_lane(&(ifindex, v6)),
+            }
+        }
         // Only the instances with a timer due: with a thousand instances the loop wakes a
         // thousand times a second, each time for one of them.
         let names: Vec<String> = self
@@ -1167,6 +1186,19 @@ impl Engine {
         let (Some(link), Some(mac)) = (self.sockets.get(&(slot.ifindex, v6)), slot.mac) else {
             return;
         };
+        let (garp, gna, groups) = &self.garp_intervals;
+        let interval = match groups.get(&slot.ifname) {
+            Some((g, n)) => {
+                if v6 {
+                    *n
+                } else {
+                    *g
+                }
+            }
+            None if v6 => *gna,
+            None => *garp,
+        };
+        let t = now();
         for _ in 0..repeat.max(1) {
             for v in slot
                 .block
@@ -1178,12 +1210,37 @@ impl Engine {
                     IpAddr::V4(a) => keepalived_vrrp::garp::gratuitous_arp(mac, a),
                     IpAddr::V6(a) => keepalived_vrrp::garp::unsolicited_na(mac, a, false),
                 };
+                let Some(frame) =
+                    self.pacer
+                        .submit(t, (slot.ifindex, v6), interval, frame.to_vec())
+                else {
+                    continue;
+                };
                 if let Err(e) = link.packet.send_frame(&frame) {
                     debug!("{}: GARP for {}: {e}", slot.block.name, v.address.addr);
                 }
             }
         }
     }
+}
+
+/// The GARP and NA spacing: the global `vrrp_garp_interval` / `vrrp_gna_interval`, and per
+/// interface those of the `garp_group` naming it (a value a group leaves out is the global
+/// one).
+fn garp_intervals(config: &Config) -> (Duration, Duration, BTreeMap<String, (Duration, Duration)>) {
+    let garp = config.global_defs.vrrp_garp_interval.duration();
+    let gna = config.global_defs.vrrp_gna_interval.duration();
+    let mut groups = BTreeMap::new();
+    for g in &config.garp_groups {
+        let pair = (
+            g.garp_interval.map_or(garp, |t| t.duration()),
+            g.gna_interval.map_or(gna, |t| t.duration()),
+        );
+        for i in &g.interfaces {
+            groups.insert(i.name.clone(), pair);
+        }
+    }
+    (garp, gna, groups)
 }
 
 /// The address adverts are sent from: the first address of the family on the interface

@@ -12,9 +12,9 @@ mod track;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use keepalived_config::Config;
@@ -220,7 +220,10 @@ fn intent_hook(outbox: &Rc<RefCell<Outbox>>) -> engine::IntentHook {
             reason: i.reason,
             saved: None,
         };
-        if let Err(e) = o.report(VrrpEvent::Instance(report)).and_then(|_| o.chan.flush()) {
+        if let Err(e) = o
+            .report(VrrpEvent::Instance(report))
+            .and_then(|_| o.chan.flush())
+        {
             warn!("intent not delivered: {e}");
         }
     })))

@@ -837,3 +837,73 @@ fn an_interface_that_appears_later_is_picked_up() {
         a.log()
     );
 }
+
+#[test]
+fn vrrp_garp_interval_spaces_the_gratuitous_arps_of_a_burst() {
+    let lab = Lab::new("garpint", 2);
+    let dir = TempDir::new("garpint");
+    // Listen on the other host before the master starts: every GARP of the first burst.
+    let mut dump = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns(1).name,
+            "timeout",
+            "8",
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-n",
+            "-tt",
+            "-l",
+            "arp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump (tests/run installs it)");
+    std::thread::sleep(Duration::from_millis(500));
+    // Two VIPs, three rounds: six GARPs, which vrrp_garp_interval 0.2 spreads over a second
+    // instead of sending them back to back.
+    let text = "global_defs {\n    script_user nobody\n    vrrp_garp_interval 0.2\n    \
+                vrrp_garp_master_delay 0\n}\nvrrp_instance VI_1 {\n    state MASTER\n    \
+                interface eth0\n    virtual_router_id 71\n    priority 150\n    advert_int 1\n    \
+                garp_master_repeat 3\n    virtual_ipaddress {\n        192.0.2.10/24\n        \
+                192.0.2.11/24\n    }\n}\n";
+    let a = start(&lab, 0, &dir, text);
+    wait_vip(&lab, 0, "192.0.2.11", "election", &[&a]);
+    let out = dump.wait_with_output().expect("tcpdump output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "1700000000.123456 ARP, Request who-has 192.0.2.10 (ff:ff:ff:ff:ff:ff) tell
+    // 192.0.2.10, length 28": gratuitous when the asked and the asking address are one.
+    let gratuitous = |l: &str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let asked = w
+            .iter()
+            .position(|x| *x == "who-has")
+            .and_then(|i| w.get(i + 1));
+        let tell = w
+            .iter()
+            .position(|x| *x == "tell")
+            .and_then(|i| w.get(i + 1));
+        matches!((asked, tell), (Some(a), Some(t)) if t.trim_end_matches(',') == *a)
+    };
+    let times: Vec<f64> = text
+        .lines()
+        .filter(|l| gratuitous(l))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(
+        times.len() >= 6,
+        "expected 6 gratuitous ARPs, saw {}:\n{text}\n{}",
+        times.len(),
+        a.log()
+    );
+    for w in times[..6].windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            gap >= 0.18,
+            "GARPs {gap:.3} s apart, vrrp_garp_interval is 0.2 s:\n{text}"
+        );
+    }
+}

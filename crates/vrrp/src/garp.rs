@@ -309,3 +309,157 @@ mod tests {
         assert_eq!(sum(&router), 0xfacc);
     }
 }
+
+/// Spaces gratuitous ARPs and unsolicited NAs out per interface (`vrrp_garp_interval`,
+/// `vrrp_gna_interval`, or a `garp_group`'s): a frame submitted less than the interval
+/// after the previous one on the same lane waits in a queue, and leaves when its turn
+/// comes. With a zero interval every frame leaves at once. Keys are whatever names a lane
+/// (the VRRP process uses the interface index and the family).
+#[derive(Debug)]
+pub struct Pacer<K: Ord> {
+    lanes: std::collections::BTreeMap<K, Lane>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    interval: std::time::Duration,
+    last: Option<crate::Time>,
+    queue: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl<K: Ord + Clone> Default for Pacer<K> {
+    fn default() -> Self {
+        Pacer {
+            lanes: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone> Pacer<K> {
+    /// A frame for `lane` at `now`, with that lane's interval: returned when it may leave
+    /// now, else queued behind the lane's earlier frames.
+    pub fn submit(
+        &mut self,
+        now: crate::Time,
+        lane: K,
+        interval: std::time::Duration,
+        frame: Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        let l = self.lanes.entry(lane).or_default();
+        l.interval = interval;
+        let free = l.last.is_none_or(|t| now >= t.saturating_add(interval));
+        if l.queue.is_empty() && (interval.is_zero() || free) {
+            l.last = Some(now);
+            return Some(frame);
+        }
+        l.queue.push_back(frame);
+        None
+    }
+
+    /// When the next queued frame may leave.
+    pub fn next_deadline(&self) -> Option<crate::Time> {
+        self.lanes
+            .values()
+            .filter(|l| !l.queue.is_empty())
+            .map(|l| {
+                l.last
+                    .map_or(crate::Time(0), |t| t.saturating_add(l.interval))
+            })
+            .min()
+    }
+
+    /// The queued frames whose turn has come at `now` (at most one per lane: the next one
+    /// waits a full interval after it).
+    pub fn due(&mut self, now: crate::Time) -> Vec<(K, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (k, l) in &mut self.lanes {
+            let ready = l.last.is_none_or(|t| now >= t.saturating_add(l.interval));
+            if ready && let Some(f) = l.queue.pop_front() {
+                l.last = Some(now);
+                out.push((k.clone(), f));
+            }
+        }
+        out
+    }
+
+    /// Frames waiting, over all lanes.
+    pub fn queued(&self) -> usize {
+        self.lanes.values().map(|l| l.queue.len()).sum()
+    }
+
+    /// Forgets a lane (its interface went away) and its queue.
+    pub fn drop_lane(&mut self, lane: &K) {
+        self.lanes.remove(lane);
+    }
+}
+
+#[cfg(test)]
+mod pacer_tests {
+    use super::Pacer;
+    use crate::Time;
+    use std::time::Duration;
+
+    fn ms(n: u64) -> Time {
+        Time(n * 1000)
+    }
+
+    #[test]
+    fn a_zero_interval_sends_everything_at_once() {
+        let mut p = Pacer::default();
+        for i in 0..5u8 {
+            assert_eq!(
+                p.submit(ms(0), 1u32, Duration::ZERO, vec![i]),
+                Some(vec![i])
+            );
+        }
+        assert_eq!(p.queued(), 0);
+        assert_eq!(p.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_interval_spaces_frames_on_one_interface_and_keeps_their_order() {
+        // vrrp_garp_interval 0.01: five frames of a burst leave 10 ms apart.
+        let mut p = Pacer::default();
+        let gap = Duration::from_millis(10);
+        assert_eq!(p.submit(ms(0), 1u32, gap, vec![0]), Some(vec![0]));
+        for i in 1..5u8 {
+            assert_eq!(p.submit(ms(0), 1u32, gap, vec![i]), None);
+        }
+        assert_eq!(p.next_deadline(), Some(ms(10)));
+        assert!(p.due(ms(9)).is_empty(), "nothing before the interval");
+        let mut sent = Vec::new();
+        let mut t = 10;
+        while let Some(d) = p.next_deadline() {
+            assert_eq!(d, ms(t), "each frame one interval after the previous");
+            for (_, f) in p.due(d) {
+                sent.push((t, f[0]));
+            }
+            t += 10;
+            assert!(t < 1000, "bounded");
+        }
+        assert_eq!(sent, vec![(10, 1), (20, 2), (30, 3), (40, 4)]);
+    }
+
+    #[test]
+    fn lanes_do_not_wait_for_each_other() {
+        let mut p = Pacer::default();
+        let gap = Duration::from_millis(100);
+        assert!(p.submit(ms(0), 1u32, gap, vec![1]).is_some());
+        assert!(p.submit(ms(0), 1u32, gap, vec![2]).is_none());
+        // Another interface (or the other family) is its own lane.
+        assert!(p.submit(ms(0), 2u32, gap, vec![3]).is_some());
+        assert_eq!(p.queued(), 1);
+        p.drop_lane(&1);
+        assert_eq!(p.queued(), 0);
+    }
+
+    #[test]
+    fn a_frame_after_a_quiet_interval_leaves_at_once() {
+        let mut p = Pacer::default();
+        let gap = Duration::from_millis(100);
+        assert!(p.submit(ms(0), 1u32, gap, vec![1]).is_some());
+        assert!(p.submit(ms(150), 1u32, gap, vec![2]).is_some());
+        assert!(p.submit(ms(200), 1u32, gap, vec![3]).is_none());
+        assert_eq!(p.next_deadline(), Some(ms(250)));
+    }
+}
