@@ -824,6 +824,15 @@ impl Engine {
         self.on_tracked(&Tracked::Script(script.to_string()), up_down(up), &why, out);
     }
 
+    /// A `vrrp_track_process` tracker's status changed.
+    pub fn on_process(&mut self, name: &str, up: bool, out: &mut Vec<Output>) {
+        let why = format!(
+            "vrrp_track_process {name} {}",
+            if up { "up" } else { "down" }
+        );
+        self.on_tracked(&Tracked::Process(name.to_string()), up_down(up), &why, out);
+    }
+
     /// A tracked file's value (read by the parent; `None`: missing or unreadable, which
     /// keepalived counts as 0).
     pub fn on_file(&mut self, name: &str, value: Option<i64>, out: &mut Vec<Output>) {

@@ -8,6 +8,7 @@
 //! with rise/fall, and move the instances' priorities.
 
 mod engine;
+mod procwatch;
 mod track;
 
 use std::cell::RefCell;
@@ -34,6 +35,7 @@ use track::ScriptTracker;
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const MONITOR: Token = Token(2);
+const PROCS: Token = Token(3);
 /// VRRP sockets use tokens from here, one per (interface, family).
 const FIRST_SOCKET: usize = 16;
 
@@ -100,6 +102,8 @@ struct Vrrp {
     monitor: Monitor,
     /// The static addresses, routes and rules installed (removed on a releasing stop).
     statics: Option<Config>,
+    /// `vrrp_track_process` trackers.
+    procs: procwatch::ProcWatch,
 }
 
 fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
@@ -137,6 +141,7 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         sockets_dirty: false,
         monitor,
         statics: None,
+        procs: procwatch::ProcWatch::default(),
     };
     v.outbox
         .borrow_mut()
@@ -146,6 +151,15 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
     let mut events = Events::with_capacity(64);
     while !v.exit {
         v.run_due_scripts(Instant::now());
+        if v.started
+            && let Some(fd) = v.procs.open()
+        {
+            poll.registry()
+                .register(&mut SourceFd(&fd), PROCS, Interest::READABLE)
+                .map_err(|e| format!("process events: {e}"))?;
+        }
+        let changes = v.procs.tick(engine::now());
+        v.on_process_changes(changes);
         let mut out = Vec::new();
         if let Some(e) = v.engine.as_mut() {
             e.on_timers(&mut out);
@@ -163,6 +177,10 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         for ev in events.iter() {
             match ev.token() {
                 IPC => v.on_ipc()?,
+                PROCS => {
+                    let changes = v.procs.on_events(engine::now());
+                    v.on_process_changes(changes);
+                }
                 SIGNALS => {
                     for s in signals.pending() {
                         if (s == SIGTERM || s == SIGINT)
@@ -238,14 +256,35 @@ impl Vrrp {
         }
     }
 
-    /// How long the loop may sleep: until the next VRRP timer or script run.
+    /// Tells the instances what their process trackers now say.
+    fn on_process_changes(&mut self, changes: Vec<(String, bool)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        if let Some(e) = self.engine.as_mut() {
+            for (name, up) in changes {
+                e.on_process(&name, up, &mut out);
+            }
+        }
+        self.report(out);
+    }
+
+    /// How long the loop may sleep: until the next VRRP timer, script run or process
+    /// tracker deadline.
     fn timeout(&self) -> Duration {
         let mut t = engine::IDLE;
-        if let Some(e) = &self.engine {
-            if let Some(d) = e.next_deadline() {
-                let now = engine::now();
-                t = t.min(Duration::from_micros(d.0.saturating_sub(now.0)));
-            }
+        let deadlines = [
+            self.engine.as_ref().and_then(|e| e.next_deadline()),
+            if self.started {
+                self.procs.next_deadline()
+            } else {
+                None
+            },
+        ];
+        for d in deadlines.into_iter().flatten() {
+            let now = engine::now();
+            t = t.min(Duration::from_micros(d.0.saturating_sub(now.0)));
         }
         if let Some(n) = self
             .scripts
@@ -461,6 +500,7 @@ impl Vrrp {
             scripts.insert(s.name.clone(), run);
         }
         self.scripts = scripts;
+        self.procs.configure(&config.vrrp_track_processes);
         if self.engine.is_none() {
             let mut engine = Engine::new()?;
             engine.intent = intent_hook(&self.outbox);
@@ -513,6 +553,9 @@ impl Vrrp {
             // Scripts already known: tell the instances their current result.
             for (name, s) in self.scripts.iter().filter(|(_, s)| s.known) {
                 e.on_script(name, s.tracker.ok, &mut out);
+            }
+            for (name, up) in self.procs.statuses() {
+                e.on_process(&name, up, &mut out);
             }
         }
         self.report(out);

@@ -72,7 +72,7 @@ pub fn check_scripts(loaded: &mut Loaded, sys: &dyn SystemView) {
 /// What the processes would refuse or could apply only partly, reported at load (by `-t`
 /// and by the daemon, before anything starts) with the position of the object: options of
 /// addresses, routes and rules that rtnetlink cannot be given, what the VRRP state
-/// machine refuses (AH, ...), and trackers not built yet (track_process).
+/// machine refuses (AH, ...).
 pub fn check_runtime(loaded: &mut Loaded) {
     use keepalived_netlink::from_config::{addr_spec, supported_route, supported_rule};
     if !loaded.is_ok() {
@@ -113,30 +113,10 @@ pub fn check_runtime(loaded: &mut Loaded) {
                 ));
             }
         }
-        if !inst.track_process.is_empty() {
-            found.push((
-                at,
-                format!(
-                    "vrrp_instance {}: track_process is not supported by keepalived-rs yet",
-                    inst.name
-                ),
-            ));
-        }
         let refused = keepalived_vrrp::InstanceConfig::from_config(c, inst)
             .and_then(|mut cfg| cfg.normalise().map(|_| ()));
         if let Err(e) = refused {
             found.push((at, e.to_string()));
-        }
-    }
-    for g in &c.vrrp_sync_groups {
-        if !g.track_process.is_empty() {
-            found.push((
-                g.pos,
-                format!(
-                    "vrrp_sync_group {}: track_process is not supported by keepalived-rs yet",
-                    g.name
-                ),
-            ));
         }
     }
     for a in &c.static_ipaddress {

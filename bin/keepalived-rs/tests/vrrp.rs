@@ -843,7 +843,7 @@ fn vrrp_garp_interval_spaces_the_gratuitous_arps_of_a_burst() {
     let lab = Lab::new("garpint", 2);
     let dir = TempDir::new("garpint");
     // Listen on the other host before the master starts: every GARP of the first burst.
-    let mut dump = Command::new("ip")
+    let dump = Command::new("ip")
         .args([
             "netns",
             "exec",
@@ -906,4 +906,68 @@ fn vrrp_garp_interval_spaces_the_gratuitous_arps_of_a_burst() {
             "GARPs {gap:.3} s apart, vrrp_garp_interval is 0.2 s:\n{text}"
         );
     }
+}
+
+/// A `sleep` with an argument no other process has, killed on drop.
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start(tag: u32) -> Sleeper {
+        Sleeper(
+            Command::new("sleep")
+                .args(["100000", &tag.to_string()])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn vrrp_track_process_moves_mastership_when_the_process_ends_and_comes_back() {
+    let lab = Lab::new("tproc", 2);
+    let dir = TempDir::new("tproc");
+    let vip = "192.0.2.10";
+    // An argument unique to this run, so that no other sleep matches.
+    let tag = 40_000 + std::process::id() % 20_000;
+    let tracker = format!(
+        "vrrp_track_process proc_sleep {{\n    param_match partial\n    \
+         process sleep 100000 {tag}\n    weight 0\n}}\n"
+    );
+    let mut sleeper = Some(Sleeper::start(tag));
+    let text = format!(
+        "{tracker}{}",
+        conf(
+            "MASTER",
+            150,
+            72,
+            "    track_process {\n        proc_sleep\n    }\n",
+            "192.0.2.10/24"
+        )
+    );
+    let a = start(&lab, 0, &dir, &text);
+    let b = start(&lab, 1, &dir, &conf("BACKUP", 100, 72, "", "192.0.2.10/24"));
+    wait_vip(&lab, 0, vip, "election with the process running", &[&a, &b]);
+    // The process ends: weight 0 means FAULT, the backup takes over.
+    drop(sleeper.take());
+    wait_vip(
+        &lab,
+        1,
+        vip,
+        "takeover after the tracked process ended",
+        &[&a, &b],
+    );
+    a.wait_for_log("VRRP instance VI_1 is now Fault", T);
+    // It comes back: the higher priority preempts again.
+    let _sleeper = Sleeper::start(tag);
+    wait_vip(&lab, 0, vip, "mastership back with the process", &[&a, &b]);
+    let gone = poll_until(T, || (!lab.has(1, vip)).then_some(()));
+    assert!(gone.is_some(), "the backup kept the VIP:\n{}", lab.addrs(1));
 }

@@ -226,10 +226,9 @@ pub const ROOT: &[Keyword] = &[
         "track_file",
         "vrrp_track_file tf_y {\n file /run/tf_y\n}",
     ),
-    refused(
+    kw(
         Block::Root,
         "vrrp_track_process",
-        "process tracking (vrrp_track_process)",
         "vrrp_track_process tp_x {\n process haproxy\n}",
     ),
     kw(

@@ -62,7 +62,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(F, "file", "file /run/tf_t"),
     kw(F, "weight", "weight -10 reverse"),
     kw(F, "init_file", "init_file 0 overwrite"),
-    // vrrp_track_process (2.4): modelled; the block itself is refused at the top level
+    // vrrp_track_process (2.4)
     kw(P, "process", "process haproxy"),
     kw(P, "param_match", "param_match partial"),
     kw(P, "weight", "weight -10"),

@@ -163,6 +163,8 @@ fn wrap(k: &Keyword) -> (String, String) {
         Block::GlobalDefs => ("global_defs {\n".into(), "\n}\n".into()),
         Block::VrrpScript => ("vrrp_script chk_u {\n script \"/bin/true\"\n".into(), "\n}\n".into()),
         Block::TrackFile => ("track_file tf_u {\n".into(), "\n}\n".into()),
+        // The row for `process` brings its own process line.
+        Block::TrackProcess if k.name == "process" => ("vrrp_track_process tp_u {\n".into(), "\n}\n".into()),
         Block::TrackProcess => ("vrrp_track_process tp_u {\n process haproxy\n".into(), "\n}\n".into()),
         Block::SyncGroup => (format!("{INSTANCE_HEAD}}}\nvrrp_sync_group G_T {{\n group {{\n VI_T\n }}\n"), "\n}\n".into()),
         Block::GarpGroup => ("garp_group {\n interface eth0\n".into(), "\n}\n".into()),

@@ -9,6 +9,7 @@ pub mod confine;
 pub mod files;
 pub mod logpipe;
 pub mod notify;
+pub mod procs;
 pub mod runtime;
 pub mod sched;
 pub mod script;

@@ -21,6 +21,7 @@ pub mod garp;
 pub mod instance;
 pub mod packet;
 pub mod priority;
+pub mod process;
 pub mod sync;
 pub mod time;
 pub mod timer;

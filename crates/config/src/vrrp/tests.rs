@@ -1071,9 +1071,9 @@ fn vrrp_script_track_file_and_garp_group() {
 
 #[test]
 fn vrrp_track_process_is_read_when_enabled() {
-    // The top level refuses the block (no process tracker yet); the parser is ready for it.
     let l = load("vrrp_track_process p {\n process haproxy -f x\n}\n");
-    assert_error(&l, 1, "not supported yet");
+    assert!(l.is_ok(), "{:?}", l.diagnostics);
+    assert_eq!(l.config.vrrp_track_processes[0].params, vec!["-f", "x"]);
     let text = "vrrp_track_process p {\n process haproxy -f x\n param_match initial\n weight -20 reverse\n quorum 2\n quorum_max 1\n delay 0.5\n fork_delay 2\n}\n";
     let lx = crate::lexer::Lexer::from_str(
         "t.conf",
