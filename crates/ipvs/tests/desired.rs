@@ -915,3 +915,90 @@ fn a_service_given_twice_is_kept_by_the_first() {
         [Problem::DuplicateService { owner, .. }] if owner == "192.0.2.1:80/tcp"
     ));
 }
+
+// ------------------------------------------------------------------------------------------
+// Properties over sequences of health reports
+// ------------------------------------------------------------------------------------------
+
+mod sequences {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CONF: &str = "virtual_server_group G {
+        192.0.2.1-2 80
+        fwmark 3
+    }
+    virtual_server group G {
+        protocol TCP
+        quorum 4
+        hysteresis 2
+        sorry_server 203.0.113.1 80
+        real_server 198.51.100.1 80 { weight 2 }
+        real_server 198.51.100.2 80 {
+            weight 3
+            inhibit_on_failure
+        }
+        real_server 198.51.100.3 80 { alpha }
+        real_server 198.51.100.4 80 { }
+    }";
+
+    /// A report for one of the four real servers, or for one that is not configured.
+    fn report() -> impl Strategy<Value = (RealServerId, Health)> {
+        (
+            prop_oneof![
+                (1u8..5).prop_map(|n| id("group G/tcp", &format!("198.51.100.{n}"), 80)),
+                Just(id("group G/tcp", "198.51.100.9", 80)),
+                Just(id("group G/tcp", "203.0.113.1", 80)),
+                Just(id("192.0.2.1:80/tcp", "198.51.100.1", 80)),
+            ],
+            any::<bool>(),
+            prop::option::of(0u32..6),
+        )
+            .prop_map(|(id, up, weight)| (id, Health { up, weight }))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        // Whatever the reports: the services are the configured ones, every destination is
+        // a configured real server or the sorry server, the quorum alternates and crosses
+        // the hysteresis thresholds, and the sorry server is in exactly while it is down.
+        #[test]
+        fn health_moves_only_configured_entries(reports in prop::collection::vec(report(), 0..40)) {
+            let proj = projection(CONF);
+            let mut planner = Planner::new();
+            let mut health = HealthMap::new();
+            let first = planner.plan(&proj, &health);
+            let services: Vec<ServiceKey> = first.table.services.keys().copied().collect();
+            let mut up = planner.quorum_up("group G/tcp").unwrap();
+            for (rid, h) in reports {
+                health.insert(rid, h);
+                let p = planner.plan(&proj, &health);
+                prop_assert!(p.problems.is_empty());
+                prop_assert_eq!(p.table.services.keys().copied().collect::<Vec<_>>(), services.clone());
+                for (k, s) in &p.table.services {
+                    for (d, a) in &s.dests {
+                        let octet = match d.addr { IpAddr::V4(v) => v.octets(), IpAddr::V6(_) => [0; 4] };
+                        let configured = matches!(octet, [198, 51, 100, 1..=4]) || octet == [203, 0, 113, 1];
+                        prop_assert!(configured, "{d} in {k}");
+                        prop_assert!(a.weight <= 5);
+                    }
+                    let sorry = s.dests.keys().any(|d| d.addr == ip("203.0.113.1"));
+                    prop_assert_eq!(sorry, !planner.quorum_up("group G/tcp").unwrap());
+                }
+                for t in &p.transitions {
+                    prop_assert_ne!(t.up, up, "transitions alternate");
+                    prop_assert!(!t.initial);
+                    if t.up {
+                        prop_assert!(t.live_weight >= 6);
+                    } else {
+                        prop_assert!(t.live_weight < 2);
+                    }
+                    up = t.up;
+                }
+                prop_assert_eq!(planner.quorum_up("group G/tcp"), Some(up));
+                prop_assert!(p.unknown_health.iter().all(|u| !proj.knows(u)));
+            }
+        }
+    }
+}
