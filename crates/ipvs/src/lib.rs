@@ -7,3 +7,4 @@
 pub mod desired;
 pub mod diff;
 pub mod model;
+pub mod writer;
