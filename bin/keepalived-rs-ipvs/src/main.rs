@@ -2,16 +2,19 @@
 //! as its own user with CAP_NET_ADMIN only; a seccomp filter refuses it any IP socket, so
 //! all it can do is talk generic netlink to the kernel and to the parent.
 //!
-//! This build holds its projection and the health table (with sequence numbers, asking
-//! for the table on a gap); programming the kernel arrives with the IPVS issue.
+//! It holds its configuration projection and the health of the real servers, and keeps the
+//! kernel's IPVS table equal to the desired one through the reconciler of
+//! `keepalived_ipvs::writer` (adopt, minimal writes, retries, stop cleanup, sync daemon).
+//! Health changes that arrive together are applied in one reconcile.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use keepalived_config::project::{IpvsObject, Keyed, ObjectKey};
 use keepalived_ipc::Channel;
 use keepalived_ipc::msg::*;
+use keepalived_ipvs::desired::{self, HealthMap};
+use keepalived_ipvs::socket::{Error as SocketError, IpvsSocket};
+use keepalived_ipvs::writer::{Outcome, Writer};
 use log::{error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -20,6 +23,8 @@ use signal_hook_mio::v1_0::Signals;
 
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
+/// How long the loop sleeps with nothing to do (the parent's pings wake it anyway).
+const IDLE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let started = match keepalived_ipc::child::startup("keepalived-rs-ipvs") {
@@ -35,8 +40,43 @@ fn main() -> ExitCode {
     }
 }
 
+fn rs_id(r: &RealServerId) -> desired::RealServerId {
+    desired::RealServerId {
+        virtual_server: r.virtual_server.clone(),
+        ip: r.ip,
+        port: r.port,
+    }
+}
+
+fn health_of(h: &Health) -> desired::Health {
+    desired::Health {
+        up: h.up,
+        weight: h.weight,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    projection: desired::Projection,
+    health: HealthMap,
+    sync: Option<(bool, Option<u8>)>,
+}
+
+struct Ipvs {
+    chan: Channel<ParentToIpvs, IpvsToParent>,
+    /// None until Start, and when the kernel has no IPVS.
+    writer: Option<Writer<IpvsSocket>>,
+    /// The projection, health and sync daemon state received before Start (or kept when
+    /// the kernel has no IPVS).
+    pending: Pending,
+    seq: u64,
+    started: bool,
+    /// A reconcile is owed (configuration or health changed in this batch).
+    dirty: bool,
+}
+
 fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String> {
-    let mut chan: Channel<ParentToIpvs, IpvsToParent> =
+    let chan: Channel<ParentToIpvs, IpvsToParent> =
         Channel::new(socket).map_err(|e| e.to_string())?;
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut signals =
@@ -52,14 +92,25 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                 .register(&mut signals, SIGNALS, Interest::READABLE)
         })
         .map_err(|e| e.to_string())?;
-    chan.send(&IpvsToParent::Hello(Hello::current()))
+    let mut w = Ipvs {
+        chan,
+        writer: None,
+        pending: Pending::default(),
+        seq: 0,
+        started: false,
+        dirty: false,
+    };
+    w.chan
+        .send(&IpvsToParent::Hello(Hello::current()))
         .map_err(|e| e.to_string())?;
-    let mut objects: BTreeMap<ObjectKey, IpvsObject> = BTreeMap::new();
-    let mut health: BTreeMap<RealServerId, Health> = BTreeMap::new();
-    let mut seq = 0u64;
     let mut events = Events::with_capacity(16);
     loop {
-        if let Err(e) = poll.poll(&mut events, Some(Duration::from_secs(1))) {
+        let timeout = w
+            .writer
+            .as_ref()
+            .and_then(|x| x.retry_at())
+            .map_or(IDLE, |at| at.saturating_duration_since(Instant::now()));
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(format!("event loop: {e}"));
             }
@@ -75,7 +126,7 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                 }
                 continue;
             }
-            let msgs = match chan.receive() {
+            let msgs = match w.chan.receive() {
                 Ok(m) => m,
                 Err(keepalived_ipc::ChannelError::Closed) => {
                     warn!("parent gone (end of file); exiting, IPVS table left as it is");
@@ -84,69 +135,209 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                 Err(e) => return Err(format!("protocol error from the parent: {e}")),
             };
             for m in msgs {
-                match m {
-                    ParentToIpvs::Hello(h) => {
-                        if h.version != keepalived_ipc::PROTOCOL_VERSION {
-                            return Err(format!("parent speaks IPC version {}", h.version));
-                        }
-                    }
-                    ParentToIpvs::Config(Json(o)) => {
-                        objects.insert(o.key(), o);
-                    }
-                    ParentToIpvs::Remove(k) => {
-                        objects.remove(&k);
-                    }
-                    ParentToIpvs::ConfigDone(g) => {
-                        info!("configuration applied: {} object(s)", objects.len());
-                        chan.send(&IpvsToParent::ConfigAck(g))
-                            .map_err(|e| e.to_string())?;
-                    }
-                    ParentToIpvs::Start => info!("started"),
-                    ParentToIpvs::Ping(n) => chan
-                        .send(&IpvsToParent::Pong(n))
-                        .map_err(|e| e.to_string())?,
-                    ParentToIpvs::Health { seq: s, health: h } => {
-                        if s != seq + 1 {
-                            chan.send(&IpvsToParent::HealthGap { have: seq })
-                                .map_err(|e| e.to_string())?;
-                        }
-                        seq = s;
-                        health.insert(h.real_server.clone(), h);
-                    }
-                    ParentToIpvs::HealthSnapshot {
-                        seq: s,
-                        health: all,
-                    } => {
-                        seq = s;
-                        health = all
-                            .into_iter()
-                            .map(|h| (h.real_server.clone(), h))
-                            .collect();
-                    }
-                    ParentToIpvs::SyncDaemonState { instance, state } => {
-                        info!("lvs_sync_daemon instance {instance} is {state:?}");
-                    }
-                    ParentToIpvs::Dump(kind) => {
-                        let mut text = String::from("------< IPVS writer >------\n");
-                        text.push_str(&format!(
-                            " Objects = {}\n Real servers with health = {}\n Health sequence = {seq}\n",
-                            objects.len(),
-                            health.len()
-                        ));
-                        chan.send(&IpvsToParent::Dump(DumpText { kind, text }))
-                            .map_err(|e| e.to_string())?;
-                    }
-                    ParentToIpvs::LogLevel(_) => {}
-                    ParentToIpvs::Shutdown(s) => {
-                        info!("stopping (release: {})", s.release);
-                        let _ = chan.flush();
-                        return Ok(());
-                    }
+                if w.on_message(m)? {
+                    let _ = w.chan.flush();
+                    return Ok(());
                 }
             }
         }
-        if let Err(e) = chan.flush() {
+        let now = Instant::now();
+        let retry_due = w
+            .writer
+            .as_ref()
+            .and_then(|x| x.retry_at())
+            .is_some_and(|at| now >= at);
+        if w.dirty || retry_due {
+            w.dirty = false;
+            let out = match w.writer.as_mut() {
+                Some(x) => x.reconcile(now),
+                None => Vec::new(),
+            };
+            w.report(out);
+        }
+        if let Err(e) = w.chan.flush() {
             return Err(format!("channel to the parent: {e}"));
         }
+    }
+}
+
+impl Ipvs {
+    fn send(&mut self, m: IpvsToParent) -> Result<(), String> {
+        self.chan.send(&m).map_err(|e| e.to_string())
+    }
+
+    fn projection(&mut self) -> &mut desired::Projection {
+        match self.writer.as_mut() {
+            Some(x) => &mut x.projection,
+            None => &mut self.pending.projection,
+        }
+    }
+
+    fn health(&mut self) -> &mut HealthMap {
+        match self.writer.as_mut() {
+            Some(x) => &mut x.health,
+            None => &mut self.pending.health,
+        }
+    }
+
+    /// One message; true when the writer must exit.
+    fn on_message(&mut self, m: ParentToIpvs) -> Result<bool, String> {
+        match m {
+            ParentToIpvs::Hello(h) => {
+                if h.version != keepalived_ipc::PROTOCOL_VERSION {
+                    return Err(format!("parent speaks IPC version {}", h.version));
+                }
+            }
+            ParentToIpvs::Config(Json(o)) => self.projection().apply(o),
+            ParentToIpvs::Remove(k) => {
+                self.projection().remove(&k);
+            }
+            ParentToIpvs::ConfigDone(g) => {
+                let n = self.projection().virtual_servers.len();
+                info!("configuration applied: {n} virtual server(s)");
+                // A reload: reconciled at the end of this batch.
+                self.dirty = self.started;
+                self.send(IpvsToParent::ConfigAck(g))?;
+            }
+            ParentToIpvs::Start => self.start(),
+            ParentToIpvs::Ping(n) => self.send(IpvsToParent::Pong(n))?,
+            ParentToIpvs::Health { seq, health } => {
+                if seq != self.seq + 1 {
+                    self.send(IpvsToParent::HealthGap { have: self.seq })?;
+                }
+                self.seq = seq;
+                self.health()
+                    .insert(rs_id(&health.real_server), health_of(&health));
+                self.dirty = self.started;
+            }
+            ParentToIpvs::HealthSnapshot { seq, health } => {
+                self.seq = seq;
+                let map = self.health();
+                *map = HealthMap::new();
+                for h in &health {
+                    map.insert(rs_id(&h.real_server), health_of(h));
+                }
+                self.dirty = self.started;
+            }
+            ParentToIpvs::SyncDaemonState {
+                instance,
+                state,
+                vrid,
+            } => {
+                info!("lvs_sync_daemon: instance {instance} is {state:?}");
+                let master = state == VrrpState::Master;
+                match self.writer.as_mut() {
+                    Some(x) => {
+                        let out = x.set_sync_state(master, vrid, Instant::now());
+                        self.report(out);
+                    }
+                    None => self.pending.sync = Some((master, vrid)),
+                }
+            }
+            ParentToIpvs::Dump(kind) => {
+                let text = self.dump();
+                self.send(IpvsToParent::Dump(DumpText { kind, text }))?;
+            }
+            ParentToIpvs::LogLevel(_) => {}
+            ParentToIpvs::Shutdown(s) => {
+                info!("stopping (release: {})", s.release);
+                let out = match self.writer.as_mut() {
+                    Some(x) => x.stop(s.release),
+                    None => Vec::new(),
+                };
+                self.report(out);
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Opens the IPVS family and programs the table. Without IPVS in the kernel: one
+    /// line, and the writer keeps answering the parent (the rest of the daemon runs).
+    fn start(&mut self) {
+        self.started = true;
+        let socket = match IpvsSocket::open() {
+            Ok(s) => s,
+            Err(SocketError::NoIpvs) => {
+                error!(
+                    "the kernel has no IPVS (generic netlink family \"IPVS\" not found, \
+                     modprobe ip_vs failed or is not allowed): virtual servers are not \
+                     installed; VRRP and the checkers go on"
+                );
+                return;
+            }
+            Err(e) => {
+                error!("cannot open the IPVS generic netlink family: {e}");
+                return;
+            }
+        };
+        let mut x = Writer::new(socket);
+        x.projection = std::mem::take(&mut self.pending.projection);
+        x.health = std::mem::take(&mut self.pending.health);
+        if let Some((master, vrid)) = self.pending.sync.take() {
+            x.set_sync_state(master, vrid, Instant::now());
+        }
+        let out = x.start(Instant::now());
+        info!(
+            "IPVS table programmed: {} service(s) managed, {} write(s), {} failure(s)",
+            x.managed().len(),
+            x.counters.writes,
+            x.counters.failures
+        );
+        self.writer = Some(x);
+        self.report(out);
+    }
+
+    fn report(&mut self, out: Vec<Outcome>) {
+        for o in out {
+            let m = match o {
+                Outcome::Quorum(q) => {
+                    info!(
+                        "virtual server {}: quorum {} (live weight {}, threshold {})",
+                        q.virtual_server,
+                        if q.up { "up" } else { "down" },
+                        q.live_weight,
+                        q.threshold
+                    );
+                    IpvsToParent::Quorum {
+                        virtual_server: q.virtual_server,
+                        up: q.up,
+                    }
+                }
+                Outcome::Failed { op, error } => {
+                    warn!("{op}: {error}");
+                    IpvsToParent::KernelError { op, error }
+                }
+                Outcome::Problem(p) => {
+                    warn!("{p}");
+                    continue;
+                }
+            };
+            if let Err(e) = self.send(m) {
+                warn!("cannot report to the parent: {e}");
+            }
+        }
+    }
+
+    fn dump(&self) -> String {
+        let mut text = String::from("------< IPVS writer >------\n");
+        match &self.writer {
+            Some(x) => {
+                text.push_str(&format!(
+                    " Managed services = {}\n Writes = {}\n Failures = {}\n Dumps = {}\n",
+                    x.managed().len(),
+                    x.counters.writes,
+                    x.counters.failures,
+                    x.counters.dumps
+                ));
+                for k in x.managed() {
+                    text.push_str(&format!("  {k}\n"));
+                }
+            }
+            None if self.started => text.push_str(" No IPVS in the kernel\n"),
+            None => text.push_str(" Not started\n"),
+        }
+        text.push_str(&format!(" Health sequence = {}\n", self.seq));
+        text
     }
 }

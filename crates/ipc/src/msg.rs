@@ -491,6 +491,8 @@ pub enum ParentToIpvs {
         instance: String,
         /// Its state.
         state: VrrpState,
+        /// Its virtual_router_id (the default sync id).
+        vrid: Option<u8>,
     },
     /// Produce a dump.
     Dump(DumpKind),
@@ -520,6 +522,14 @@ pub enum IpvsToParent {
         virtual_server: String,
         /// Quorum reached.
         up: bool,
+    },
+    /// The kernel refused an operation (logged by the writer too; the parent keeps the
+    /// last ones for the status and counts them).
+    KernelError {
+        /// The operation, e.g. `add service TCP 192.0.2.1:80`.
+        op: String,
+        /// The kernel's reason.
+        error: String,
     },
     /// A dump's content.
     Dump(DumpText),

@@ -455,3 +455,37 @@ fn daemon_matches(running: &Daemon, want: &Daemon) -> bool {
         && (want.mcast_port == 0 || running.mcast_port == want.mcast_port)
         && (want.mcast_ttl == 0 || running.mcast_ttl == want.mcast_ttl)
 }
+
+impl From<crate::socket::KernelError> for KernelFailure {
+    fn from(e: crate::socket::KernelError) -> KernelFailure {
+        KernelFailure {
+            errno: e.errno().map(|n| n as i32),
+            reason: e.error.to_string(),
+        }
+    }
+}
+
+/// The real kernel: the generic-netlink socket.
+impl Kernel for crate::socket::IpvsSocket {
+    fn dump(&mut self) -> Result<Table, KernelFailure> {
+        crate::socket::IpvsSocket::dump(self).map_err(Into::into)
+    }
+    fn apply(&mut self, op: &Op) -> Result<(), KernelFailure> {
+        crate::socket::IpvsSocket::apply(self, op).map_err(Into::into)
+    }
+    fn flush(&mut self) -> Result<(), KernelFailure> {
+        crate::socket::IpvsSocket::flush(self).map_err(Into::into)
+    }
+    fn daemons(&mut self) -> Result<Vec<Daemon>, KernelFailure> {
+        crate::socket::IpvsSocket::daemons(self).map_err(Into::into)
+    }
+    fn new_daemon(&mut self, d: &Daemon) -> Result<(), KernelFailure> {
+        crate::socket::IpvsSocket::new_daemon(self, d).map_err(Into::into)
+    }
+    fn del_daemon(&mut self, state: DaemonState) -> Result<(), KernelFailure> {
+        crate::socket::IpvsSocket::del_daemon(self, state).map_err(Into::into)
+    }
+    fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), KernelFailure> {
+        crate::socket::IpvsSocket::set_timeouts(self, t).map_err(Into::into)
+    }
+}

@@ -382,6 +382,8 @@ struct Stopping {
 }
 
 struct Parent {
+    /// Operations the kernel refused to the IPVS writer.
+    ipvs_errors: u64,
     opts: Options,
     config: Config,
     files: Vec<String>,
@@ -512,6 +514,7 @@ impl Parent {
             })?;
         let watchdog = notifier.watchdog_interval().map(|d| (d, Instant::now()));
         Ok(Parent {
+            ipvs_errors: 0,
             opts,
             config,
             files: loaded.files,
@@ -1028,6 +1031,11 @@ impl Parent {
         let generation = self.generation;
         // The projection is built only for a hello (it is the whole configuration).
         let projection = matches!(m, Inbound::Hello(_)).then(|| Projection::of(&self.config, role));
+        // The IPVS writer gets the health table and the sync daemon's VRRP state before
+        // Start, so that its first reconcile already has them (a respawn then writes
+        // nothing when nothing changed).
+        let ipvs_handover = (role == Role::Ipvs && matches!(m, Inbound::ConfigAck(_)))
+            .then(|| self.ipvs_handover());
         let Some(c) = self.children.iter_mut().find(|c| c.role == role) else {
             return Ok(());
         };
@@ -1077,15 +1085,16 @@ impl Parent {
                         p.pid
                     );
                 }
+                if let (Some(msgs), Some(ch)) = (ipvs_handover, p.link.ipvs()) {
+                    for msg in msgs {
+                        ch.send(&msg).map_err(|e| e.to_string())?;
+                    }
+                }
                 p.link.start().map_err(|e| e.to_string())?;
                 p.stage = Stage::Running;
                 c.started_once = true;
                 p.next_ping = now + c.heartbeat.0;
-                // A respawned IPVS writer needs the health table the checker reported; a
-                // (re)started checker gets the alerts that waited for it.
-                if role == Role::Ipvs {
-                    self.send_health_snapshot();
-                }
+                // A (re)started checker gets the alerts that waited for it.
                 if role == Role::Check {
                     self.send_alerts();
                 }
@@ -1132,6 +1141,7 @@ impl Parent {
                     return;
                 };
                 let gap = seq != c.seq + 1;
+                let mut sync_state = None;
                 c.seq = seq;
                 // An intent ("leaving MASTER, removing VIPs") is logged; the parent's
                 // record and the notifications follow the result.
@@ -1140,7 +1150,10 @@ impl Parent {
                         log::debug!("VRRP instance {}: about to enter {:?}", r.name, r.state);
                         c.instances.get(&r.name).cloned()
                     }
-                    VrrpEvent::Instance(r) => c.instances.insert(r.name.clone(), r.clone()),
+                    VrrpEvent::Instance(r) => {
+                        sync_state = Some(r.clone());
+                        c.instances.insert(r.name.clone(), r.clone())
+                    }
                     _ => None,
                 };
                 if gap {
@@ -1148,6 +1161,9 @@ impl Parent {
                     if let Some(ch) = c.proc.as_mut().and_then(|p| p.link.vrrp()) {
                         let _ = ch.send(&ParentToVrrp::SendSnapshot);
                     }
+                }
+                if let Some(m) = sync_state.and_then(|r| self.sync_daemon_state(Some(&r))) {
+                    self.forward_ipvs(m);
                 }
                 self.on_vrrp_event(&event, previous.as_ref());
             }
@@ -1565,6 +1581,10 @@ impl Parent {
                     self.notify(&format!("virtual_server {virtual_server}"), &s, &[]);
                 }
             }
+            IpvsToParent::KernelError { op, error } => {
+                self.ipvs_errors += 1;
+                warn!("IPVS: {op}: {error}");
+            }
             other => warn!("unexpected message from the IPVS writer: {other:?}"),
         }
     }
@@ -1580,6 +1600,53 @@ impl Parent {
                 warn!("cannot forward health to the IPVS writer: {e}");
             }
         }
+    }
+
+    /// What the IPVS writer needs before it starts: the checker's health table and the
+    /// state of the VRRP instance `lvs_sync_daemon` follows.
+    fn ipvs_handover(&self) -> Vec<ParentToIpvs> {
+        let (seq, health) = match self.children.iter().find(|c| c.role == Role::Check) {
+            Some(c) => (c.seq, c.health.values().cloned().collect()),
+            None => (0, Vec::new()),
+        };
+        let mut out = vec![ParentToIpvs::HealthSnapshot { seq, health }];
+        out.extend(self.sync_daemon_state(None));
+        out
+    }
+
+    /// The `lvs_sync_daemon` message for its VRRP instance's last reported state (or for
+    /// `report`, when it is that instance's).
+    fn sync_daemon_state(&self, report: Option<&InstanceReport>) -> Option<ParentToIpvs> {
+        let inst = self
+            .config
+            .global_defs
+            .lvs_sync_daemon
+            .as_ref()?
+            .inst
+            .clone()?;
+        let state = match report {
+            Some(r) if r.name == inst => r.state,
+            Some(_) => return None,
+            None => {
+                self.children
+                    .iter()
+                    .find(|c| c.role == Role::Vrrp)?
+                    .instances
+                    .get(&inst)?
+                    .state
+            }
+        };
+        let vrid = self
+            .config
+            .vrrp_instances
+            .iter()
+            .find(|i| i.name == inst)
+            .and_then(|i| i.virtual_router_id);
+        Some(ParentToIpvs::SyncDaemonState {
+            instance: inst,
+            state,
+            vrid,
+        })
     }
 
     fn send_health_snapshot(&mut self) {
