@@ -577,10 +577,33 @@ mod tests {
         assert!(r.is_err());
     }
 
+    /// The cached kernel, asked for by two threads at once (prepared once, on first use).
+    #[test]
+    fn the_kernel_is_prepared_once() {
+        let a = std::thread::spawn(ensure_kernel);
+        let b = ensure_kernel().unwrap();
+        let a = a.join().unwrap().unwrap();
+        assert_eq!(a, b);
+        let image = fs::read(&a.image).unwrap();
+        assert!(image.starts_with(b"\x7fELF") || image.get(0x202..0x206) == Some(b"HdrS"));
+        let modules = fs::read(&a.modules_cpio).unwrap();
+        assert!(modules.starts_with(b"070701"));
+        let ipvs = format!(
+            "lib/modules/{}/kernel/net/netfilter/ipvs/ip_vs.ko\0",
+            a.release
+        );
+        assert!(modules.windows(ipvs.len()).any(|w| w == ipvs.as_bytes()));
+    }
+
     #[test]
     fn ldd_of_a_dynamic_and_a_static_binary() {
         let libs = ldd(Path::new("/bin/sh")).unwrap();
         assert!(libs.iter().any(|l| l.to_string_lossy().contains("libc.so")));
         assert!(libs.iter().all(|l| l.is_absolute()));
+        // busybox-static.
+        assert_eq!(
+            ldd(&which("busybox").unwrap()).unwrap(),
+            Vec::<PathBuf>::new()
+        );
     }
 }
