@@ -595,6 +595,24 @@ mod tests {
         assert!(modules.windows(ipvs.len()).any(|w| w == ipvs.as_bytes()));
     }
 
+    /// qemu is killed at the timeout, and the VM's folder is removed on drop.
+    #[test]
+    fn a_vm_that_does_not_stop_is_killed_at_the_timeout() {
+        let vm = Vm::builder()
+            .init("sleep 1000")
+            .memory(256)
+            .build()
+            .unwrap();
+        let dir = vm.dir().to_path_buf();
+        assert!(dir.join("initrd.cpio").exists());
+        let out = vm.run(Duration::from_secs(3)).unwrap();
+        assert!(out.timed_out, "{}", out.indented());
+        assert!(out.elapsed < Duration::from_secs(6), "{:?}", out.elapsed);
+        assert_eq!(out.values(INIT_EXIT).count(), 0);
+        drop(vm);
+        assert!(!dir.exists());
+    }
+
     #[test]
     fn ldd_of_a_dynamic_and_a_static_binary() {
         let libs = ldd(Path::new("/bin/sh")).unwrap();
