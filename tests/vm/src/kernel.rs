@@ -219,7 +219,10 @@ fn prepare(cache: &Path, package: &str) -> Result<Kernel, Error> {
             copy_file(&from, &dst.join(f))?;
         }
     }
-    run(Command::new("depmod").arg("-b").arg(&root).arg(&release))?;
+    run(Command::new(crate::which("depmod")?)
+        .arg("-b")
+        .arg(&root)
+        .arg(&release))?;
     let mut archive = cpio::Archive::default();
     archive.dir("lib");
     archive.dir("lib/modules");

@@ -456,8 +456,9 @@ impl VmBuilder {
     }
 }
 
-/// The full path of a program in PATH.
-fn which(program: &str) -> Result<PathBuf, Error> {
+/// The full path of a program in PATH (or in the sbin and bin folders, which a
+/// non-root PATH may lack).
+pub(crate) fn which(program: &str) -> Result<PathBuf, Error> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
