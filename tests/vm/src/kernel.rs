@@ -108,8 +108,15 @@ pub fn ensure_kernel() -> Result<Kernel, Error> {
     })?;
     let kernel = match package_name() {
         Ok(package) => prepare(&cache, &package)?,
-        // Without apt's lists (no `apt-get update` yet) a kernel prepared before will do.
-        Err(e) => newest_ready(&cache).ok_or(e)?,
+        // Without apt's lists (no `apt-get update` yet) a kernel prepared before will do;
+        // else the lists are fetched once.
+        Err(e) => match newest_ready(&cache) {
+            Some(k) => k,
+            None => {
+                run(Command::new("apt-get").args(["update", "-q"])).map_err(|_| e)?;
+                prepare(&cache, &package_name()?)?
+            }
+        },
     };
     *memo = Some(kernel.clone());
     Ok(kernel)
@@ -212,7 +219,10 @@ fn prepare(cache: &Path, package: &str) -> Result<Kernel, Error> {
             copy_file(&from, &dst.join(f))?;
         }
     }
-    run(Command::new("depmod").arg("-b").arg(&root).arg(&release))?;
+    run(Command::new(crate::which("depmod")?)
+        .arg("-b")
+        .arg(&root)
+        .arg(&release))?;
     let mut archive = cpio::Archive::default();
     archive.dir("lib");
     archive.dir("lib/modules");

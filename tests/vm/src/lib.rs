@@ -456,8 +456,9 @@ impl VmBuilder {
     }
 }
 
-/// The full path of a program in PATH.
-fn which(program: &str) -> Result<PathBuf, Error> {
+/// The full path of a program in PATH (or in the sbin and bin folders, which a
+/// non-root PATH may lack).
+pub(crate) fn which(program: &str) -> Result<PathBuf, Error> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
@@ -577,10 +578,51 @@ mod tests {
         assert!(r.is_err());
     }
 
+    /// The cached kernel, asked for by two threads at once (prepared once, on first use).
+    #[test]
+    fn the_kernel_is_prepared_once() {
+        let a = std::thread::spawn(ensure_kernel);
+        let b = ensure_kernel().unwrap();
+        let a = a.join().unwrap().unwrap();
+        assert_eq!(a, b);
+        let image = fs::read(&a.image).unwrap();
+        assert!(image.starts_with(b"\x7fELF") || image.get(0x202..0x206) == Some(b"HdrS"));
+        let modules = fs::read(&a.modules_cpio).unwrap();
+        assert!(modules.starts_with(b"070701"));
+        let ipvs = format!(
+            "lib/modules/{}/kernel/net/netfilter/ipvs/ip_vs.ko\0",
+            a.release
+        );
+        assert!(modules.windows(ipvs.len()).any(|w| w == ipvs.as_bytes()));
+    }
+
+    /// qemu is killed at the timeout, and the VM's folder is removed on drop.
+    #[test]
+    fn a_vm_that_does_not_stop_is_killed_at_the_timeout() {
+        let vm = Vm::builder()
+            .init("sleep 1000")
+            .memory(256)
+            .build()
+            .unwrap();
+        let dir = vm.dir().to_path_buf();
+        assert!(dir.join("initrd.cpio").exists());
+        let out = vm.run(Duration::from_secs(3)).unwrap();
+        assert!(out.timed_out, "{}", out.indented());
+        assert!(out.elapsed < Duration::from_secs(6), "{:?}", out.elapsed);
+        assert_eq!(out.values(INIT_EXIT).count(), 0);
+        drop(vm);
+        assert!(!dir.exists());
+    }
+
     #[test]
     fn ldd_of_a_dynamic_and_a_static_binary() {
         let libs = ldd(Path::new("/bin/sh")).unwrap();
         assert!(libs.iter().any(|l| l.to_string_lossy().contains("libc.so")));
         assert!(libs.iter().all(|l| l.is_absolute()));
+        // busybox-static.
+        assert_eq!(
+            ldd(&which("busybox").unwrap()).unwrap(),
+            Vec::<PathBuf>::new()
+        );
     }
 }
