@@ -272,10 +272,10 @@ impl Vrrp {
 
     /// How long the loop may sleep: until the next VRRP timer, script run or process
     /// tracker deadline.
-    fn timeout(&self) -> Duration {
+    fn timeout(&mut self) -> Duration {
         let mut t = engine::IDLE;
         let deadlines = [
-            self.engine.as_ref().and_then(|e| e.next_deadline()),
+            self.engine.as_mut().and_then(|e| e.next_deadline()),
             if self.started {
                 self.procs.next_deadline()
             } else {
@@ -521,7 +521,14 @@ impl Vrrp {
                 engine.statics(&old, false);
             }
             engine.statics(&config, true);
-            self.statics = Some(config.clone());
+            // Only the static parts: a copy of the whole configuration would double the
+            // memory of a thousand instances.
+            self.statics = Some(Config {
+                static_ipaddress: config.static_ipaddress.clone(),
+                static_routes: config.static_routes.clone(),
+                static_rules: config.static_rules.clone(),
+                ..Config::default()
+            });
         }
         // The monitor reports up/down as transitions from the table it holds.
         let mut pending = std::mem::take(&mut engine.pending);
@@ -542,6 +549,7 @@ impl Vrrp {
             engine.slots.len(),
             self.scripts.len()
         );
+        keepalived_sys::sched::trim_heap();
         Ok(new)
     }
 

@@ -359,9 +359,65 @@ pub fn delta<T: Keyed + PartialEq + Clone>(old: &[T], new: &[T]) -> Delta<T> {
     }
 }
 
+/// What a child was sent, without keeping the objects: the hash of each object's JSON (the
+/// form it travels in), by key. A later projection is compared with it by [`delta_since`].
+pub type Fingerprint = std::collections::BTreeMap<ObjectKey, u64>;
+
+/// The fingerprint of a projection.
+pub fn fingerprint<T: Keyed + Serialize>(objs: &[T]) -> Fingerprint {
+    objs.iter().map(|o| (o.key(), json_hash(o))).collect()
+}
+
+fn json_hash<T: Serialize>(o: &T) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    // The JSON is what the child receives: equal JSON is an unchanged object for it.
+    match serde_json::to_vec(o) {
+        Ok(bytes) => bytes.hash(&mut h),
+        // Not serializable: it would not travel either; make it differ every time.
+        Err(_) => std::time::SystemTime::now().hash(&mut h),
+    }
+    h.finish()
+}
+
+/// The objects of `new` that differ from what `old` fingerprinted, and the keys `old` had
+/// and `new` has not.
+pub fn delta_since<T: Keyed + Serialize + Clone>(old: &Fingerprint, new: &[T]) -> Delta<T> {
+    let new_keys: std::collections::HashSet<ObjectKey> = new.iter().map(Keyed::key).collect();
+    Delta {
+        changed: new
+            .iter()
+            .filter(|o| old.get(&o.key()) != Some(&json_hash(*o)))
+            .cloned()
+            .collect(),
+        removed: old
+            .keys()
+            .filter(|k| !new_keys.contains(*k))
+            .cloned()
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_finds_the_same_delta_as_the_objects() {
+        let a = vrrp_objects(&load(CONF));
+        let mut changed = load(CONF);
+        changed.vrrp_instances[0].priority = Some(42);
+        let b = vrrp_objects(&changed);
+        let fp = fingerprint(&a);
+        let by_objects = delta(&a, &b);
+        let by_fp = delta_since(&fp, &b);
+        assert_eq!(by_fp.changed, by_objects.changed);
+        assert_eq!(by_fp.removed, by_objects.removed);
+        assert_eq!(by_fp.changed.len(), 1);
+        assert!(delta_since(&fp, &a).changed.is_empty());
+        let gone = delta_since(&fp, &a[1..]);
+        assert_eq!(gone.removed, vec![a[0].key()]);
+    }
 
     fn load(text: &str) -> Config {
         let l = crate::load_str("test.conf", text, &crate::LoadOptions::default());

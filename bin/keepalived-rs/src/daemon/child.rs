@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use keepalived_config::project::{CheckObject, IpvsObject, Role, VrrpObject};
+use keepalived_config::project::{CheckObject, Fingerprint, IpvsObject, Role, VrrpObject};
 use keepalived_ipc::msg::*;
 use keepalived_ipc::{Channel, ChannelError};
 use nix::unistd::Pid;
@@ -55,6 +55,16 @@ pub enum Projection {
 }
 
 impl Projection {
+    /// What the child holds after this projection was sent (hashes, not the objects).
+    pub fn fingerprint(&self) -> Fingerprint {
+        use keepalived_config::project::fingerprint;
+        match self {
+            Projection::Vrrp(o) => fingerprint(o),
+            Projection::Check(o) => fingerprint(o),
+            Projection::Ipvs(o) => fingerprint(o),
+        }
+    }
+
     /// The projection of `config` for `role`.
     pub fn of(config: &keepalived_config::Config, role: Role) -> Self {
         use keepalived_config::project as p;
@@ -158,17 +168,16 @@ impl Link {
     /// `ConfigDone(generation)`.
     pub fn configure(
         &mut self,
-        old: Option<&Projection>,
+        old: Option<&Fingerprint>,
         new: &Projection,
         generation: Generation,
     ) -> Result<(), ChannelError> {
-        use keepalived_config::project::delta;
+        use keepalived_config::project::delta_since;
+        let empty = Fingerprint::new();
+        let old = old.unwrap_or(&empty);
         match (self, new) {
             (Link::Vrrp(c), Projection::Vrrp(objs)) => {
-                let d = match old {
-                    Some(Projection::Vrrp(o)) => delta(o, objs),
-                    _ => delta(&[], objs),
-                };
+                let d = delta_since(old, objs);
                 for k in d.removed {
                     c.send(&ParentToVrrp::Remove(k))?;
                 }
@@ -178,10 +187,7 @@ impl Link {
                 c.send(&ParentToVrrp::ConfigDone(generation))
             }
             (Link::Check(c), Projection::Check(objs)) => {
-                let d = match old {
-                    Some(Projection::Check(o)) => delta(o, objs),
-                    _ => delta(&[], objs),
-                };
+                let d = delta_since(old, objs);
                 for k in d.removed {
                     c.send(&ParentToCheck::Remove(k))?;
                 }
@@ -191,10 +197,7 @@ impl Link {
                 c.send(&ParentToCheck::ConfigDone(generation))
             }
             (Link::Ipvs(c), Projection::Ipvs(objs)) => {
-                let d = match old {
-                    Some(Projection::Ipvs(o)) => delta(o, objs),
-                    _ => delta(&[], objs),
-                };
+                let d = delta_since(old, objs);
                 for k in d.removed {
                     c.send(&ParentToIpvs::Remove(k))?;
                 }
@@ -310,7 +313,7 @@ pub struct Running {
     /// The generation it has applied.
     pub acked: Generation,
     /// The projection it holds (after its ack: the one it applied).
-    pub sent: Option<Projection>,
+    pub sent: Option<Fingerprint>,
     /// The unanswered heartbeat: its number and when it was sent.
     pub ping_out: Option<(u64, Instant)>,
     /// When the next heartbeat is due.

@@ -1060,7 +1060,7 @@ impl Parent {
                 p.link
                     .configure(None, &projection, generation)
                     .map_err(|e| e.to_string())?;
-                p.sent = Some(projection);
+                p.sent = Some(projection.fingerprint());
                 p.stage = Stage::AwaitAck(generation);
             }
             (Stage::AwaitAck(g), Inbound::ConfigAck(a)) if a == g => {
@@ -2252,7 +2252,7 @@ impl Parent {
             match c.proc.as_mut() {
                 Some(p) if p.stage == Stage::Running => {
                     let r = p.link.configure(p.sent.as_ref(), &projection, generation);
-                    p.sent = Some(projection);
+                    p.sent = Some(projection.fingerprint());
                     if let Err(e) = r {
                         let why = format!("cannot send the new configuration: {e}");
                         self.kill_child(role, &why);
@@ -2277,6 +2277,8 @@ impl Parent {
         if self.reloading && self.pending_acks.is_empty() {
             self.reloading = false;
             info!("Reload complete (generation {})", self.generation);
+            // The old configuration and the projections sent are freed: give the pages back.
+            keepalived_sys::sched::trim_heap();
             let _ = self.notifier.status("running");
             let _ = self.notifier.ready();
             if std::mem::take(&mut self.reload_queued) {
@@ -2293,6 +2295,7 @@ impl Parent {
         if all {
             self.ready = true;
             info!("Startup complete");
+            keepalived_sys::sched::trim_heap();
             let _ = self.notifier.status("running");
             let _ = self.notifier.ready();
         }
