@@ -83,6 +83,16 @@ pub fn lock_memory() -> io::Result<()> {
     mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE).map_err(io::Error::from)
 }
 
+/// Gives the heap's free memory back to the kernel (glibc `malloc_trim`). After a
+/// configuration is built and its temporaries dropped, the freed pages would otherwise stay
+/// resident for the life of the process.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,15 +127,5 @@ mod tests {
         );
         let _ = child.kill();
         let _ = child.wait();
-    }
-}
-
-/// Gives the heap's free memory back to the kernel (glibc `malloc_trim`). After a
-/// configuration is built and its temporaries dropped, the freed pages would otherwise stay
-/// resident for the life of the process.
-pub fn trim_heap() {
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
