@@ -144,8 +144,9 @@ pub struct Sockets {
 /// Every instance, socket and the netlink request socket.
 #[derive(Debug)]
 pub struct Engine {
-    /// Instances by name.
-    pub slots: BTreeMap<String, Slot>,
+    /// Instances by name, boxed: a slot is taken out of the map while it acts, and moving a
+    /// pointer costs nothing where moving a slot (kilobytes) dominated the profile.
+    pub slots: BTreeMap<String, Box<Slot>>,
     /// Sockets by (ifindex, IPv6).
     pub sockets: BTreeMap<(u32, bool), Sockets>,
     /// rtnetlink requests.
@@ -168,6 +169,9 @@ pub struct Engine {
     pub pending: Vec<Output>,
     /// Where an instance's intent goes, before the engine acts on it.
     pub intent: IntentHook,
+    /// The instance of each (interface index, IPv6, VRID), rebuilt by each configure: a
+    /// received advert finds its instance without a walk over every instance.
+    pub by_vrid: std::collections::HashMap<(u32, bool, u8), String>,
     /// Each instance's earliest deadline, as a min-heap of (time, instance name) fed at the
     /// end of every batch of actions; an entry whose time is no longer its instance's
     /// earliest deadline is stale and dropped when it reaches the top. With a thousand
@@ -226,6 +230,7 @@ impl Engine {
             created_vmacs: BTreeMap::new(),
             pending: Vec::new(),
             intent: IntentHook::default(),
+            by_vrid: Default::default(),
             timers: Default::default(),
             pacer: Default::default(),
             garp_intervals: Default::default(),
@@ -326,7 +331,7 @@ impl Engine {
             }
             keep.insert(
                 block.name.clone(),
-                Slot {
+                Box::new(Slot {
                     inst,
                     block: block.clone(),
                     ifindex,
@@ -337,7 +342,7 @@ impl Engine {
                     reason: "configured".into(),
                     link_up: link.is_some_and(|l| l.up()),
                     tracked: tracked(config, block),
-                },
+                }),
             );
             new.push(block.name.clone());
         }
@@ -374,6 +379,14 @@ impl Engine {
         }
         self.groups = groups;
         self.member_of = member_of;
+        self.by_vrid = self
+            .slots
+            .iter()
+            .map(|(n, s)| {
+                let v6 = s.inst.config().family == Family::Ipv6;
+                ((s.ifindex, v6, s.inst.config().vrid), n.clone())
+            })
+            .collect();
         self.open_sockets(&links)?;
         Ok(new)
     }
@@ -692,18 +705,20 @@ impl Engine {
         }
         // Only the instances with a timer due, from the heap: with a thousand instances the
         // loop wakes a thousand times a second, each time for a few of them.
-        let mut names = std::collections::BTreeSet::new();
+        let mut names = Vec::new();
         loop {
             self.prune_timers();
             match self.timers.peek() {
                 Some(std::cmp::Reverse((at, _))) if *at <= t => {
                     if let Some(std::cmp::Reverse((_, name))) = self.timers.pop() {
-                        names.insert(name);
+                        names.push(name);
                     }
                 }
                 _ => break,
             }
         }
+        names.sort_unstable();
+        names.dedup();
         for name in names {
             let Some(mut slot) = self.slots.remove(&name) else {
                 continue;
@@ -754,16 +769,7 @@ impl Engine {
             let Some(vrid) = keepalived_vrrp::peek_vrid(payload) else {
                 continue;
             };
-            let Some(name) = self
-                .slots
-                .iter()
-                .find(|(_, s)| {
-                    s.ifindex == key.0
-                        && (s.inst.config().family == Family::Ipv6) == key.1
-                        && s.inst.config().vrid == vrid
-                })
-                .map(|(n, _)| n.clone())
-            else {
+            let Some(name) = self.by_vrid.get(&(key.0, key.1, vrid)).cloned() else {
                 self.unknown_vrid += 1;
                 continue;
             };

@@ -85,7 +85,11 @@ impl Outbox {
 #[derive(Debug)]
 struct Vrrp {
     outbox: Rc<RefCell<Outbox>>,
+    /// The configuration objects received, except the instances.
     objects: BTreeMap<ObjectKey, VrrpObject>,
+    /// Instances received (new or changed) or removed since the last ConfigDone; the
+    /// others live only in the engine's slots.
+    instances_in: BTreeMap<String, Option<keepalived_config::vrrp::VrrpInstance>>,
     scripts: BTreeMap<String, ScriptRun>,
     engine: Option<Engine>,
     /// Saved states handed back by the parent after a respawn.
@@ -131,6 +135,7 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
     let mut v = Vrrp {
         outbox: Rc::new(RefCell::new(Outbox { chan, seq: 0 })),
         objects: BTreeMap::new(),
+        instances_in: BTreeMap::new(),
         scripts: BTreeMap::new(),
         engine: None,
         resume: BTreeMap::new(),
@@ -352,9 +357,15 @@ impl Vrrp {
                     return Err(format!("parent speaks IPC version {}", h.version));
                 }
             }
+            ParentToVrrp::Config(Json(VrrpObject::Instance(i))) => {
+                self.instances_in.insert(i.name.clone(), Some(*i));
+            }
             ParentToVrrp::Config(Json(o)) => {
                 self.objects
                     .insert(keepalived_config::project::Keyed::key(&o), o);
+            }
+            ParentToVrrp::Remove(ObjectKey::Instance(name)) => {
+                self.instances_in.insert(name, None);
             }
             ParentToVrrp::Remove(k) => {
                 self.objects.remove(&k);
@@ -469,7 +480,8 @@ impl Vrrp {
                 VrrpObject::TrackProcess(t) => config.vrrp_track_processes.push((**t).clone()),
                 VrrpObject::GarpGroup(_, g) => config.garp_groups.push((**g).clone()),
                 VrrpObject::SyncGroup(g) => config.vrrp_sync_groups.push((**g).clone()),
-                VrrpObject::Instance(i) => config.vrrp_instances.push((**i).clone()),
+                // Instances are not kept here (see `instances_in`).
+                VrrpObject::Instance(_) => {}
                 VrrpObject::Statics(s) => {
                     config.static_ipaddress = s.addresses.clone();
                     config.static_routes = s.routes.clone();
@@ -477,6 +489,27 @@ impl Vrrp {
                 }
             }
         }
+        // The instances: the new and changed ones just received, the others as the engine
+        // holds them (one copy of each instance lives in the process, in its slot).
+        let mut unchanged: std::collections::BTreeSet<String> = self
+            .engine
+            .as_ref()
+            .map(|e| e.slots.keys().cloned().collect())
+            .unwrap_or_default();
+        for (name, block) in std::mem::take(&mut self.instances_in) {
+            unchanged.remove(&name);
+            if let Some(b) = block {
+                config.vrrp_instances.push(b);
+            }
+        }
+        if let Some(e) = &self.engine {
+            config.vrrp_instances.extend(
+                unchanged
+                    .iter()
+                    .filter_map(|n| e.slots.get(n).map(|s| s.block.clone())),
+            );
+        }
+        config.vrrp_instances.sort_by(|a, b| a.name.cmp(&b.name));
         let mut scripts = BTreeMap::new();
         for s in &config.vrrp_scripts {
             let interval = Duration::from_micros(s.interval.micros());
