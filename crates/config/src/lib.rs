@@ -260,11 +260,11 @@ impl Config {
         for g in &self.vrrp_sync_groups {
             out.extend(
                 [
-                    &g.notify_master,
-                    &g.notify_backup,
-                    &g.notify_fault,
-                    &g.notify_stop,
-                    &g.notify,
+                    g.notify_master.as_deref(),
+                    g.notify_backup.as_deref(),
+                    g.notify_fault.as_deref(),
+                    g.notify_stop.as_deref(),
+                    g.notify.as_deref(),
                 ]
                 .into_iter()
                 .flatten(),
@@ -273,12 +273,12 @@ impl Config {
         for i in &self.vrrp_instances {
             out.extend(
                 [
-                    &i.notify_master,
-                    &i.notify_backup,
-                    &i.notify_fault,
-                    &i.notify_stop,
-                    &i.notify,
-                    &i.notify_master_rx_lower_pri,
+                    i.notify_master.as_deref(),
+                    i.notify_backup.as_deref(),
+                    i.notify_fault.as_deref(),
+                    i.notify_stop.as_deref(),
+                    i.notify.as_deref(),
+                    i.notify_master_rx_lower_pri.as_deref(),
                 ]
                 .into_iter()
                 .flatten(),

@@ -657,7 +657,7 @@ pub struct VrrpInstance {
     pub v3_checksum_as_v2: Option<bool>,
     /// `use_vmac ...`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub use_vmac: Option<UseVmac>,
+    pub use_vmac: Option<Box<UseVmac>>,
     /// `use_vmac_addr`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub use_vmac_addr: bool,
@@ -666,7 +666,7 @@ pub struct VrrpInstance {
     pub vmac_xmit_base: bool,
     /// `use_ipvlan ...`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub use_ipvlan: Option<UseIpvlan>,
+    pub use_ipvlan: Option<Box<UseIpvlan>>,
     /// `accept` (true) / `no_accept` (false); unset: accept unless strict (owner: accept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept: Option<bool>,
@@ -714,25 +714,25 @@ pub struct VrrpInstance {
     pub kernel_rx_buf_size: Option<u32>,
     /// `notify_master SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master: Option<Script>,
+    pub notify_master: Option<Box<Script>>,
     /// `notify_backup SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_backup: Option<Script>,
+    pub notify_backup: Option<Box<Script>>,
     /// `notify_fault SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_fault: Option<Script>,
+    pub notify_fault: Option<Box<Script>>,
     /// `notify_stop SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_stop: Option<Script>,
+    pub notify_stop: Option<Box<Script>>,
     /// `notify SCRIPT` (called with INSTANCE, name, state, priority).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Script>,
+    pub notify: Option<Box<Script>>,
     /// `notify_deleted [SCRIPT]`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_deleted: Option<NotifyDeleted>,
+    pub notify_deleted: Option<Box<NotifyDeleted>>,
     /// `notify_master_rx_lower_pri SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master_rx_lower_pri: Option<Script>,
+    pub notify_master_rx_lower_pri: Option<Box<Script>>,
     /// `notify_priority_changes [BOOL]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_priority_changes: Option<bool>,
@@ -876,19 +876,19 @@ pub struct SyncGroup {
     pub track_process: Vec<TrackRef>,
     /// `notify_master SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_master: Option<Script>,
+    pub notify_master: Option<Box<Script>>,
     /// `notify_backup SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_backup: Option<Script>,
+    pub notify_backup: Option<Box<Script>>,
     /// `notify_fault SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_fault: Option<Script>,
+    pub notify_fault: Option<Box<Script>>,
     /// `notify_stop SCRIPT`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify_stop: Option<Script>,
+    pub notify_stop: Option<Box<Script>>,
     /// `notify SCRIPT` (called with GROUP, name, state, priority).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notify: Option<Script>,
+    pub notify: Option<Box<Script>>,
     /// `smtp_alert [BOOL]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,

@@ -72,7 +72,7 @@ fn ifname_kw(cx: &mut Cx, n: &Node) -> Option<String> {
 }
 
 /// A notify script keyword that may be given once.
-fn notify_kw(cx: &mut Cx, n: &Node, slot: &mut Option<Script>) {
+fn notify_kw(cx: &mut Cx, n: &Node, slot: &mut Option<Box<Script>>) {
     let Some(s) = cx.script_kw(n) else {
         return;
     };
@@ -87,7 +87,7 @@ fn notify_kw(cx: &mut Cx, n: &Node, slot: &mut Option<Script>) {
         );
         return;
     }
-    *slot = Some(s);
+    *slot = Some(Box::new(s));
 }
 
 fn bool_into(cx: &mut Cx, n: &Node, slot: &mut Option<bool>) {
@@ -351,10 +351,10 @@ pub(super) fn instance(cx: &mut Cx, n: &Node) -> Option<VrrpInstance> {
                     );
                 } else if e.nargs() == 0 {
                     if cx.no_block(e) {
-                        v.notify_deleted = Some(NotifyDeleted::default());
+                        v.notify_deleted = Some(Box::default());
                     }
                 } else if let Some(s) = cx.script_kw(e) {
-                    v.notify_deleted = Some(NotifyDeleted { script: Some(s) });
+                    v.notify_deleted = Some(Box::new(NotifyDeleted { script: Some(s) }));
                 }
             }
             "lvs_sync_daemon_interface" => {
@@ -435,7 +435,7 @@ pub(super) fn instance(cx: &mut Cx, n: &Node) -> Option<VrrpInstance> {
             "use_vmac" => {
                 if cx.no_block(e) {
                     if let Some(u) = use_vmac(cx, e) {
-                        v.use_vmac = Some(u);
+                        v.use_vmac = Some(Box::new(u));
                     }
                 }
             }
@@ -445,7 +445,7 @@ pub(super) fn instance(cx: &mut Cx, n: &Node) -> Option<VrrpInstance> {
                 if v.use_ipvlan.is_some() {
                     cx.err(e, "'use_ipvlan' is given twice");
                 } else if cx.no_block(e) {
-                    v.use_ipvlan = use_ipvlan(cx, e);
+                    v.use_ipvlan = use_ipvlan(cx, e).map(Box::new);
                 }
             }
             "unicast_peer" => {
