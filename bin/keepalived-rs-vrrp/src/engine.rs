@@ -63,6 +63,8 @@ pub enum Output {
 /// One configured instance with its interface.
 #[derive(Debug)]
 pub struct Slot {
+    /// A number no other slot of this process had (the timer heap's key).
+    pub id: u32,
     /// The state machine.
     pub inst: Instance,
     /// Its configuration block (for addresses).
@@ -176,7 +178,11 @@ pub struct Engine {
     /// end of every batch of actions; an entry whose time is no longer its instance's
     /// earliest deadline is stale and dropped when it reaches the top. With a thousand
     /// instances a wakeup costs O(log n), not a walk over every instance.
-    pub timers: std::collections::BinaryHeap<std::cmp::Reverse<(Time, String)>>,
+    pub timers: std::collections::BinaryHeap<std::cmp::Reverse<(Time, u32)>>,
+    /// By slot id: its earliest deadline as last indexed (None: gone), and its name.
+    pub deadline_of: Vec<Option<Time>>,
+    /// By slot id: the instance's name.
+    pub name_of: Vec<String>,
     /// Gratuitous ARPs / NAs spaced per interface and family.
     pub pacer: keepalived_vrrp::garp::Pacer<(u32, bool)>,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`, and the `garp_group` overrides by
@@ -232,6 +238,8 @@ impl Engine {
             intent: IntentHook::default(),
             by_vrid: Default::default(),
             timers: Default::default(),
+            deadline_of: Vec::new(),
+            name_of: Vec::new(),
             pacer: Default::default(),
             garp_intervals: Default::default(),
         })
@@ -329,9 +337,11 @@ impl Engine {
             for f in inst.fixups() {
                 warn!("vrrp_instance {}: {f:?}", block.name);
             }
+            let id = self.new_slot_id(&block.name);
             keep.insert(
                 block.name.clone(),
                 Box::new(Slot {
+                    id,
                     inst,
                     block: block.clone(),
                     ifindex,
@@ -379,6 +389,13 @@ impl Engine {
         }
         self.groups = groups;
         self.member_of = member_of;
+        // Slots gone (removed or replaced) leave no live deadline behind.
+        let live: std::collections::HashSet<u32> = self.slots.values().map(|s| s.id).collect();
+        for (id, d) in self.deadline_of.iter_mut().enumerate() {
+            if !live.contains(&(id as u32)) {
+                *d = None;
+            }
+        }
         self.by_vrid = self
             .slots
             .iter()
@@ -669,12 +686,8 @@ impl Engine {
 
     /// Drops stale entries from the top of the timer heap.
     fn prune_timers(&mut self) {
-        while let Some(std::cmp::Reverse((t, name))) = self.timers.peek() {
-            let current = self
-                .slots
-                .get(name)
-                .and_then(|s| s.inst.next_deadline())
-                .map(|(_, at)| at);
+        while let Some(std::cmp::Reverse((t, id))) = self.timers.peek() {
+            let current = self.deadline_of.get(*id as usize).copied().flatten();
             if current == Some(*t) {
                 break;
             }
@@ -682,12 +695,24 @@ impl Engine {
         }
     }
 
-    /// Records an instance's earliest deadline after it acted.
+    /// Records an instance's earliest deadline after it acted (an instance's deadlines
+    /// change only through its actions).
     fn index_timer(&mut self, slot: &Slot) {
-        if let Some((_, at)) = slot.inst.next_deadline() {
-            self.timers
-                .push(std::cmp::Reverse((at, slot.block.name.clone())));
+        let at = slot.inst.next_deadline().map(|(_, at)| at);
+        if let Some(d) = self.deadline_of.get_mut(slot.id as usize) {
+            *d = at;
         }
+        if let Some(at) = at {
+            self.timers.push(std::cmp::Reverse((at, slot.id)));
+        }
+    }
+
+    /// A number for a new slot.
+    fn new_slot_id(&mut self, name: &str) -> u32 {
+        let id = u32::try_from(self.name_of.len()).unwrap_or(u32::MAX);
+        self.name_of.push(name.to_string());
+        self.deadline_of.push(None);
+        id
     }
 
     /// Delivers every timer that is due.
@@ -705,21 +730,24 @@ impl Engine {
         }
         // Only the instances with a timer due, from the heap: with a thousand instances the
         // loop wakes a thousand times a second, each time for a few of them.
-        let mut names = Vec::new();
+        let mut due = Vec::new();
         loop {
             self.prune_timers();
             match self.timers.peek() {
                 Some(std::cmp::Reverse((at, _))) if *at <= t => {
-                    if let Some(std::cmp::Reverse((_, name))) = self.timers.pop() {
-                        names.push(name);
+                    if let Some(std::cmp::Reverse((_, id))) = self.timers.pop() {
+                        due.push(id);
                     }
                 }
                 _ => break,
             }
         }
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
+        due.sort_unstable();
+        due.dedup();
+        for id in due {
+            let Some(name) = self.name_of.get(id as usize).cloned() else {
+                continue;
+            };
             let Some(mut slot) = self.slots.remove(&name) else {
                 continue;
             };
