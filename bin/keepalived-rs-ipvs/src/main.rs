@@ -6,6 +6,10 @@
 //! kernel's IPVS table equal to the desired one through the reconciler of
 //! `keepalived_ipvs::writer` (adopt, minimal writes, retries, stop cleanup, sync daemon).
 //! Health changes that arrive together are applied in one reconcile.
+//!
+//! Every reconcile that wrote something logs one line with its count (`IPVS: 1 write(s),
+//! 0 failure(s), 1 netlink message(s) in 1 datagram(s)`), and with `-D` each operation is
+//! logged as it is written (`IPVS write: edit real server ...`): the VM tests count them.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -13,9 +17,10 @@ use std::time::{Duration, Instant};
 use keepalived_ipc::Channel;
 use keepalived_ipc::msg::*;
 use keepalived_ipvs::desired::{self, HealthMap};
-use keepalived_ipvs::socket::{Error as SocketError, IpvsSocket};
-use keepalived_ipvs::writer::{Outcome, Writer};
-use log::{error, info, warn};
+use keepalived_ipvs::model::{Daemon, DaemonState, Op, Table, Timeouts};
+use keepalived_ipvs::socket::{Error as SocketError, IpvsSocket, Traffic};
+use keepalived_ipvs::writer::{Counters, Kernel, KernelFailure, Outcome, Writer};
+use log::{debug, error, info, warn};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::signal::*;
@@ -65,7 +70,7 @@ struct Pending {
 struct Ipvs {
     chan: Channel<ParentToIpvs, IpvsToParent>,
     /// None until Start, and when the kernel has no IPVS.
-    writer: Option<Writer<IpvsSocket>>,
+    writer: Option<Writer<LoggedSocket>>,
     /// The projection, health and sync daemon state received before Start (or kept when
     /// the kernel has no IPVS).
     pending: Pending,
@@ -150,7 +155,12 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         if w.dirty || retry_due {
             w.dirty = false;
             let out = match w.writer.as_mut() {
-                Some(x) => x.reconcile(now),
+                Some(x) => {
+                    let before = Usage::of(x);
+                    let out = x.reconcile(now);
+                    before.log_writes(x, "IPVS");
+                    out
+                }
                 None => Vec::new(),
             };
             w.report(out);
@@ -228,7 +238,9 @@ impl Ipvs {
                 let master = state == VrrpState::Master;
                 match self.writer.as_mut() {
                     Some(x) => {
+                        let before = Usage::of(x);
                         let out = x.set_sync_state(master, vrid, Instant::now());
+                        before.log_writes(x, "IPVS sync daemon");
                         self.report(out);
                     }
                     None => self.pending.sync = Some((master, vrid)),
@@ -242,7 +254,12 @@ impl Ipvs {
             ParentToIpvs::Shutdown(s) => {
                 info!("stopping (release: {})", s.release);
                 let out = match self.writer.as_mut() {
-                    Some(x) => x.stop(s.release),
+                    Some(x) => {
+                        let before = Usage::of(x);
+                        let out = x.stop(s.release);
+                        before.log_writes(x, "IPVS stop");
+                        out
+                    }
                     None => Vec::new(),
                 };
                 self.report(out);
@@ -271,18 +288,23 @@ impl Ipvs {
                 return;
             }
         };
-        let mut x = Writer::new(socket);
+        let mut x = Writer::new(LoggedSocket(socket));
         x.projection = std::mem::take(&mut self.pending.projection);
         x.health = std::mem::take(&mut self.pending.health);
         if let Some((master, vrid)) = self.pending.sync.take() {
             x.set_sync_state(master, vrid, Instant::now());
         }
         let out = x.start(Instant::now());
+        let traffic = x.kernel().0.traffic();
         info!(
-            "IPVS table programmed: {} service(s) managed, {} write(s), {} failure(s)",
+            "IPVS table programmed: {} service(s) managed, {} write(s), {} failure(s), {} \
+             dump(s); {} netlink message(s) sent in {} datagram(s)",
             x.managed().len(),
             x.counters.writes,
-            x.counters.failures
+            x.counters.failures,
+            x.counters.dumps,
+            traffic.messages_sent,
+            traffic.datagrams_sent
         );
         self.writer = Some(x);
         self.report(out);
@@ -319,16 +341,22 @@ impl Ipvs {
         }
     }
 
-    fn dump(&self) -> String {
+    fn dump(&mut self) -> String {
         let mut text = String::from("------< IPVS writer >------\n");
-        match &self.writer {
+        match &mut self.writer {
             Some(x) => {
+                let traffic = x.kernel().0.traffic();
                 text.push_str(&format!(
-                    " Managed services = {}\n Writes = {}\n Failures = {}\n Dumps = {}\n",
+                    " Managed services = {}\n Writes = {}\n Failures = {}\n Dumps = {}\n \
+                     Netlink messages sent = {}\n Netlink datagrams sent = {}\n \
+                     Netlink messages received = {}\n",
                     x.managed().len(),
                     x.counters.writes,
                     x.counters.failures,
-                    x.counters.dumps
+                    x.counters.dumps,
+                    traffic.messages_sent,
+                    traffic.datagrams_sent,
+                    traffic.messages_received
                 ));
                 for k in x.managed() {
                     text.push_str(&format!("  {k}\n"));
@@ -339,5 +367,73 @@ impl Ipvs {
         }
         text.push_str(&format!(" Health sequence = {}\n", self.seq));
         text
+    }
+}
+
+/// The kernel's IPVS socket, with each write logged at debug level (`-D`).
+#[derive(Debug)]
+struct LoggedSocket(IpvsSocket);
+
+impl Kernel for LoggedSocket {
+    fn dump(&mut self) -> Result<Table, KernelFailure> {
+        Kernel::dump(&mut self.0)
+    }
+    fn apply(&mut self, op: &Op) -> Result<(), KernelFailure> {
+        debug!("IPVS write: {op}");
+        Kernel::apply(&mut self.0, op)
+    }
+    fn flush(&mut self) -> Result<(), KernelFailure> {
+        debug!("IPVS write: flush");
+        Kernel::flush(&mut self.0)
+    }
+    fn daemons(&mut self) -> Result<Vec<Daemon>, KernelFailure> {
+        Kernel::daemons(&mut self.0)
+    }
+    fn new_daemon(&mut self, d: &Daemon) -> Result<(), KernelFailure> {
+        debug!(
+            "IPVS write: start the {:?} sync daemon on {}",
+            d.state, d.mcast_ifn
+        );
+        Kernel::new_daemon(&mut self.0, d)
+    }
+    fn del_daemon(&mut self, state: DaemonState) -> Result<(), KernelFailure> {
+        debug!("IPVS write: stop the {state:?} sync daemon");
+        Kernel::del_daemon(&mut self.0, state)
+    }
+    fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), KernelFailure> {
+        debug!("IPVS write: set the timeouts {t:?}");
+        Kernel::set_timeouts(&mut self.0, t)
+    }
+}
+
+/// The writer's counters and socket traffic before a step, to log what the step wrote.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    counters: Counters,
+    traffic: Traffic,
+}
+
+impl Usage {
+    fn of(x: &mut Writer<LoggedSocket>) -> Usage {
+        Usage {
+            counters: x.counters,
+            traffic: x.kernel().0.traffic(),
+        }
+    }
+
+    /// One line when the step wrote something: the operations, the failures and the
+    /// netlink messages and datagrams sent (reads included).
+    fn log_writes(self, x: &mut Writer<LoggedSocket>, what: &str) {
+        let writes = x.counters.writes - self.counters.writes;
+        if writes == 0 {
+            return;
+        }
+        let traffic = x.kernel().0.traffic();
+        info!(
+            "{what}: {writes} write(s), {} failure(s), {} netlink message(s) in {} datagram(s)",
+            x.counters.failures - self.counters.failures,
+            traffic.messages_sent - self.traffic.messages_sent,
+            traffic.datagrams_sent - self.traffic.datagrams_sent
+        );
     }
 }
