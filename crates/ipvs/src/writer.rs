@@ -47,6 +47,11 @@ pub trait Kernel {
     fn dump(&mut self) -> Result<Table, KernelFailure>;
     /// One change.
     fn apply(&mut self, op: &Op) -> Result<(), KernelFailure>;
+    /// Several changes in order, one result each (the socket sends them in a few datagrams
+    /// instead of one round trip per change).
+    fn apply_batch(&mut self, ops: &[Op]) -> Vec<Result<(), KernelFailure>> {
+        ops.iter().map(|op| self.apply(op)).collect()
+    }
     /// FLUSH: every service and destination of the namespace.
     fn flush(&mut self) -> Result<(), KernelFailure>;
     /// The running sync daemons.
@@ -216,20 +221,13 @@ impl<K: Kernel> Writer<K> {
             .collect();
         let ops = diff::diff(&desired, &actual, &|k| managed.contains(k));
         let mut table = actual;
-        // A service the kernel would not create: its destinations are not tried (each would
-        // fail with ESRCH and say nothing new).
+        // Written in batches; a service the kernel would not create makes its destinations
+        // fail too (ESRCH), which says nothing new and is not reported.
+        let results = self.kernel.apply_batch(&ops);
+        self.counters.writes += ops.len() as u64;
         let mut not_created: BTreeSet<ServiceKey> = BTreeSet::new();
-        for op in &ops {
-            match op {
-                Op::NewDest(k, _) | Op::SetDest(k, _) | Op::DelDest(k, _)
-                    if not_created.contains(k) =>
-                {
-                    continue;
-                }
-                _ => {}
-            }
-            self.counters.writes += 1;
-            match self.kernel.apply(op) {
+        for (op, result) in ops.iter().zip(results) {
+            match result {
                 Ok(()) => {
                     // Our copy follows what the kernel did.
                     if diff::apply(&mut table, op).is_err() {
@@ -237,11 +235,20 @@ impl<K: Kernel> Writer<K> {
                     }
                 }
                 Err(e) => {
-                    if let Op::NewService(s) = op {
-                        not_created.insert(s.key);
+                    ok = false;
+                    match op {
+                        Op::NewService(s) => {
+                            not_created.insert(s.key);
+                        }
+                        Op::NewDest(k, _) | Op::SetDest(k, _) | Op::DelDest(k, _)
+                            if not_created.contains(k) =>
+                        {
+                            self.counters.failures += 1;
+                            continue;
+                        }
+                        _ => {}
                     }
                     self.failed(&op.to_string(), &e, &mut out);
-                    ok = false;
                 }
             }
         }
@@ -472,6 +479,12 @@ impl Kernel for crate::socket::IpvsSocket {
     }
     fn apply(&mut self, op: &Op) -> Result<(), KernelFailure> {
         crate::socket::IpvsSocket::apply(self, op).map_err(Into::into)
+    }
+    fn apply_batch(&mut self, ops: &[Op]) -> Vec<Result<(), KernelFailure>> {
+        crate::socket::IpvsSocket::apply_batch(self, ops)
+            .into_iter()
+            .map(|r| r.map_err(Into::into))
+            .collect()
     }
     fn flush(&mut self) -> Result<(), KernelFailure> {
         crate::socket::IpvsSocket::flush(self).map_err(Into::into)
