@@ -251,6 +251,32 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
 }
 
 impl Config {
+    /// Forgets where each keyword was written (kept only to report problems while the
+    /// configuration is checked): a daemon holding a loaded configuration for its whole life
+    /// has no use for them, and with a thousand instances they are a noticeable part of its
+    /// memory.
+    pub fn forget_keyword_positions(&mut self) {
+        let clear = |k: &mut types::KeywordPositions| *k = types::KeywordPositions::default();
+        for i in &mut self.vrrp_instances {
+            clear(&mut i.kw_pos);
+            if let Some(a) = &mut i.authentication {
+                clear(&mut a.kw_pos);
+            }
+        }
+        for g in &mut self.vrrp_sync_groups {
+            clear(&mut g.kw_pos);
+        }
+        for s in &mut self.vrrp_scripts {
+            clear(&mut s.kw_pos);
+        }
+        for t in &mut self.track_files {
+            clear(&mut t.kw_pos);
+        }
+        for t in &mut self.vrrp_track_processes {
+            clear(&mut t.kw_pos);
+        }
+    }
+
     /// Every script the configuration may run, in file order of their blocks: global scripts,
     /// vrrp_script, sync-group and instance notify scripts, quorum scripts, real-server notify
     /// scripts and MISC_CHECK programs.

@@ -205,6 +205,8 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
         );
         return Err(EXIT_CONFIG);
     }
+    // Checked: the keyword positions served the diagnostics above and nothing else.
+    loaded.config.forget_keyword_positions();
     Ok(loaded)
 }
 
