@@ -1,5 +1,7 @@
 //! Sans-IO health checks of real servers.
 //!
-//! Filled by the checkers issue; the foundation only reserves the crate.
+//! [`spec`] is what one check does, resolved from the configuration; the checker process
+//! runs the I/O.
 
 pub mod smtp_alert;
+pub mod spec;
