@@ -201,6 +201,9 @@ pub enum Command {
     /// share a virtual IP, a client pings it, the master fails, and the client's outage is
     /// measured. Everything is removed afterwards.
     Demo(DemoArgs),
+    /// Print the MD5 digest of a web page that a url block's `digest` needs, computed as
+    /// HTTP_GET and SSL_GET compute it (keepalived's genhash).
+    Genhash(crate::genhash::GenhashArgs),
 }
 
 /// `keepalived-rs demo` options.

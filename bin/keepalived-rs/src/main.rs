@@ -8,6 +8,7 @@ mod cli;
 mod config_cmd;
 mod daemon;
 mod demo;
+mod genhash;
 mod system;
 
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
             ConfigCommand::Keywords => config_cmd::keywords(),
         },
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Genhash(args)) => genhash::run(args),
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
             None => daemon::run(daemon_options(&cli)),
