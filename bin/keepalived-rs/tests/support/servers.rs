@@ -137,6 +137,24 @@ impl CheckLab {
         run("ip", &args);
     }
 
+    /// Adds an address to the daemon's eth0 (for `bindto`).
+    pub fn add_lb_address(&self, addr: &str) {
+        let prefix = if addr.contains(':') { "/64" } else { "/24" };
+        run(
+            "ip",
+            &[
+                "-n",
+                &self.lb.name,
+                "addr",
+                "add",
+                &format!("{addr}{prefix}"),
+                "dev",
+                "eth0",
+                "nodad",
+            ][..if addr.contains(':') { 8 } else { 7 }],
+        );
+    }
+
     /// `notify_up` and `notify_down` lines for a real server: they append `up NAME` and
     /// `down NAME` to the events file.
     pub fn notify(&self, name: &str) -> String {
