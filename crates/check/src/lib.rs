@@ -3,5 +3,6 @@
 //! [`spec`] is what one check does, resolved from the configuration; the checker process
 //! runs the I/O.
 
+pub mod plan;
 pub mod smtp_alert;
 pub mod spec;
