@@ -28,7 +28,8 @@
 //! - A real server is up when every checker is up (one without checkers is always up).
 //! - MISC_CHECK with `misc_dynamic`: exit status 2 to 255 is a success that sets the real
 //!   server's weight to `status - 2` ([`Outcome::Weight`]); a plain success or a final
-//!   failure gives the configured weight back (`cur_weight` in `check_misc.c`).
+//!   failure gives the configured weight back (`cur_weight` in `check_misc.c`). A reload
+//!   keeps the weight a kept MISC_CHECK set.
 //! - FILE_CHECK (`track_file.c`): the file's number `v` times `weight` (times -1 with
 //!   `reverse`), clamped to 32 bits, is added to the configured weight; when it reaches
 //!   `i32::MIN` the checker is down. With weight 0, a non-zero number is down (with
@@ -70,8 +71,8 @@
 //! Sequence numbers count from 1 without gaps. Before the IPVS writer hears of a real
 //! server it counts it up (down with the real server's `alpha`,
 //! [`RealServerPlan::alpha`]); a new real server whose first state differs is reported.
-//! Nothing is reported before checking starts (the first [`Engine::pop_due`]), so that a
-//! respawned checker's [`Engine::resume`] comes first.
+//! Nothing is reported before checking starts ([`Engine::start`], or the first
+//! [`Engine::pop_due`]), so that a respawned checker's [`Engine::resume`] comes first.
 //!
 //! # Reload
 //!
@@ -103,6 +104,8 @@ const COUNTER_WORDS: usize = 5;
 const FLAG_UP: u32 = 1;
 /// Flag: the checker has run.
 const FLAG_HAS_RUN: u32 = 2;
+/// Flag: the weight word is a MISC_CHECK weight, not a FILE_CHECK delta.
+const FLAG_WEIGHT: u32 = 4;
 /// The reason of a real server whose checkers all pass.
 pub const ALL_PASSED: &str = "all checks passed";
 
@@ -135,8 +138,8 @@ struct Check {
     has_run: bool,
     /// keepalived's `retry_it`: failures counted since the last success.
     retry_it: u32,
-    /// Its share of the real server's dynamic weight (keepalived's `cur_weight`).
-    cur_weight: i64,
+    /// What it does to the real server's weight (keepalived's `cur_weight`).
+    dynamic: Dynamic,
     /// Why it last failed.
     reason: Option<String>,
     /// The start of its phase grid.
@@ -144,6 +147,54 @@ struct Check {
     /// When its running or last check was due.
     last_due: Option<Instant>,
     sched: Sched,
+}
+
+/// What a checker does to its real server's weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dynamic {
+    /// Nothing: the configured weight.
+    None,
+    /// MISC_CHECK `misc_dynamic`: this weight (keepalived's `cur_weight` is this minus the
+    /// configured weight, kept here as the weight so that a reload changing the configured
+    /// weight does not shift it).
+    Weight(u32),
+    /// FILE_CHECK: added to the configured weight.
+    Delta(i64),
+}
+
+impl Dynamic {
+    /// The weight's change from the configured `base`.
+    fn delta(self, base: u32) -> i64 {
+        match self {
+            Dynamic::None => 0,
+            Dynamic::Weight(w) => i64::from(w) - i64::from(base),
+            Dynamic::Delta(d) => d,
+        }
+    }
+
+    /// In the counters: the flag and the 32-bit word.
+    fn encode(self) -> (u32, u32) {
+        match self {
+            Dynamic::None => (0, 0),
+            Dynamic::Weight(w) => (FLAG_WEIGHT, w),
+            Dynamic::Delta(d) => (
+                0,
+                i32::try_from(d.clamp(i64::from(i32::MIN), i64::from(i32::MAX))).unwrap_or(0)
+                    as u32,
+            ),
+        }
+    }
+
+    /// From the counters.
+    fn decode(flags: u32, word: u32) -> Dynamic {
+        if flags & FLAG_WEIGHT != 0 {
+            Dynamic::Weight(word)
+        } else if word == 0 {
+            Dynamic::None
+        } else {
+            Dynamic::Delta(i64::from(word as i32))
+        }
+    }
 }
 
 /// A slot of the checker table.
@@ -296,7 +347,7 @@ impl Engine {
                     c.is_up = e.up;
                     c.has_run = e.has_run;
                     c.retry_it = e.retry_it.min(c.spec.retry);
-                    c.cur_weight = e.cur_weight;
+                    c.dynamic = e.dynamic;
                     c.reason = (!e.up).then(|| "down before the checker restarted".into());
                     restored = true;
                 }
@@ -328,19 +379,28 @@ impl Engine {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
-    /// A check to start now, if one is due. Call it until it returns `None`. The first call
-    /// starts checking: from then on transitions are reported.
-    pub fn pop_due(&mut self, now: Instant) -> Option<CheckId> {
-        self.saw(now);
-        if !self.started {
-            self.started = true;
-            for si in 0..self.servers.len() {
-                if self.servers[si].dirty {
-                    self.servers[si].dirty = false;
-                    self.evaluate(si);
-                }
+    /// Starts checking (on the parent's `Start`, after [`Engine::resume`]): from now on
+    /// transitions are reported, first those of the real servers whose state differs from
+    /// what the parent knows. The first [`Engine::pop_due`] calls it; calling it again does
+    /// nothing.
+    pub fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for si in 0..self.servers.len() {
+            if self.servers[si].dirty {
+                self.servers[si].dirty = false;
+                self.evaluate(si);
             }
         }
+    }
+
+    /// A check to start now, if one is due. Call it until it returns `None`. The first call
+    /// starts checking ([`Engine::start`]).
+    pub fn pop_due(&mut self, now: Instant) -> Option<CheckId> {
+        self.saw(now);
+        self.start();
         loop {
             self.clean_top();
             let Reverse((at, token, slot)) = *self.heap.peek()?;
@@ -425,7 +485,7 @@ impl Engine {
         if c.sched != Sched::Running {
             return;
         }
-        let next = apply(c, &s.id, i64::from(s.weight), now, outcome);
+        let next = apply(c, &s.id, now, outcome);
         c.sched = Sched::Waiting { at: next, token };
         self.next_token += 1;
         self.heap.push(Reverse((next, token, id.slot)));
@@ -457,7 +517,11 @@ impl Engine {
             match file_status(weight, reverse, v) {
                 Some(delta) => {
                     c.is_up = true;
-                    c.cur_weight = delta;
+                    c.dynamic = if delta == 0 {
+                        Dynamic::None
+                    } else {
+                        Dynamic::Delta(delta)
+                    };
                     c.reason = None;
                     if !was_up {
                         log::info!("FILE_CHECK of {label}: the file reads {v}, up");
@@ -465,7 +529,7 @@ impl Engine {
                 }
                 None => {
                     c.is_up = false;
-                    c.cur_weight = 0;
+                    c.dynamic = Dynamic::None;
                     c.reason = Some(format!("the tracked file reads {v}"));
                     if was_up {
                         log::info!("FILE_CHECK of {label}: the file reads {v}, down");
@@ -612,7 +676,7 @@ impl Engine {
                 is_up: file || !spec.alpha,
                 has_run: file,
                 retry_it: spec.retry,
-                cur_weight: 0,
+                dynamic: Dynamic::None,
                 reason: (!file && spec.alpha).then(|| "not checked yet (alpha)".into()),
                 anchor: now,
                 last_due: None,
@@ -676,7 +740,7 @@ impl Engine {
                 is_up: !down,
                 has_run: file,
                 retry_it: if strict { spec.retry } else { 0 },
-                cur_weight: 0,
+                dynamic: Dynamic::None,
                 reason: down.then(|| "not checked yet (alpha)".into()),
                 anchor: now,
                 last_due: None,
@@ -785,9 +849,9 @@ impl Engine {
             };
             if !c.is_up {
                 up = false;
-            } else if c.cur_weight != 0 {
+            } else if c.dynamic != Dynamic::None {
                 dynamic = true;
-                delta = delta.saturating_add(c.cur_weight);
+                delta = delta.saturating_add(c.dynamic.delta(s.weight));
             }
         }
         let weight = dynamic.then(|| {
@@ -825,14 +889,13 @@ impl Engine {
                     c.reason.as_deref().unwrap_or("failed")
                 ));
             }
+            let (flag, word) = c.dynamic.encode();
             counters.extend([
                 u32::try_from(pos).unwrap_or(u32::MAX),
                 u32::from(c.spec.index),
-                u32::from(c.is_up) * FLAG_UP + u32::from(c.has_run) * FLAG_HAS_RUN,
+                u32::from(c.is_up) * FLAG_UP + u32::from(c.has_run) * FLAG_HAS_RUN + flag,
                 c.retry_it,
-                // Two's complement of the (32-bit) current weight.
-                i32::try_from(c.cur_weight.clamp(i64::from(i32::MIN), i64::from(i32::MAX)))
-                    .unwrap_or(0) as u32,
+                word,
             ]);
         }
         Health {
@@ -886,16 +949,16 @@ impl Engine {
 }
 
 /// Applies one outcome to a checker (keepalived's epilogs); returns when it runs next.
-fn apply(c: &mut Check, id: &RealServerId, base: i64, now: Instant, outcome: Outcome) -> Instant {
+fn apply(c: &mut Check, id: &RealServerId, now: Instant, outcome: Outcome) -> Instant {
     let kind = c.spec.kind;
     let who = || label(id);
     let http = matches!(c.spec.probe, Probe::Http(_));
     let regular = next_slot(c, now);
     match outcome {
         Outcome::Up | Outcome::Weight(_) => {
-            c.cur_weight = match outcome {
-                Outcome::Weight(w) => i64::from(w) - base,
-                _ => 0,
+            c.dynamic = match outcome {
+                Outcome::Weight(w) => Dynamic::Weight(w),
+                _ => Dynamic::None,
             };
             if !c.is_up || !c.has_run {
                 log::info!("{kind} #{} on {} succeeded", c.spec.index, who());
@@ -924,7 +987,7 @@ fn apply(c: &mut Check, id: &RealServerId, base: i64, now: Instant, outcome: Out
                 }
                 c.retry_it = 0;
                 c.is_up = false;
-                c.cur_weight = 0;
+                c.dynamic = Dynamic::None;
                 regular
             } else if c.is_up {
                 c.retry_it += 1;
@@ -1001,7 +1064,7 @@ struct CounterEntry {
     up: bool,
     has_run: bool,
     retry_it: u32,
-    cur_weight: i64,
+    dynamic: Dynamic,
 }
 
 /// Reads [`Health::counters`] (`None` when absent or not understood).
@@ -1018,7 +1081,7 @@ fn decode_counters(c: &[u32]) -> Option<Vec<CounterEntry>> {
                 up: w[2] & FLAG_UP != 0,
                 has_run: w[2] & FLAG_HAS_RUN != 0,
                 retry_it: w[3],
-                cur_weight: i64::from(w[4] as i32),
+                dynamic: Dynamic::decode(w[2], w[4]),
             })
         })
         .collect()
@@ -1044,7 +1107,15 @@ fn dump_check(out: &mut String, c: &Check, now: Option<Instant>) {
     let _ = writeln!(out, "  {} #{}", s.kind, s.index);
     let _ = writeln!(out, "   Up = {}", yn(c.is_up));
     let _ = writeln!(out, "   Has run = {}", yn(c.has_run));
-    let _ = writeln!(out, "   Current weight = {}", c.cur_weight);
+    let _ = writeln!(
+        out,
+        "   Current weight = {}",
+        match c.dynamic {
+            Dynamic::None => "unchanged".to_string(),
+            Dynamic::Weight(w) => format!("{w}"),
+            Dynamic::Delta(d) => format!("{d:+}"),
+        }
+    );
     if !matches!(s.probe, Probe::File { .. }) {
         let _ = writeln!(out, "   Alpha = {}", yn(s.alpha));
         let _ = writeln!(out, "   Delay loop = {} us", s.delay_loop.as_micros());
@@ -1161,17 +1232,39 @@ mod tests {
 
     #[test]
     fn counters_round_trip() {
-        let c = [COUNTERS_VERSION, 0, 3, FLAG_HAS_RUN, 2, (-7i32) as u32];
+        let c = [
+            COUNTERS_VERSION,
+            0,
+            3,
+            FLAG_HAS_RUN,
+            2,
+            (-7i32) as u32,
+            1,
+            4,
+            FLAG_UP | FLAG_WEIGHT,
+            0,
+            12,
+        ];
         assert_eq!(
             decode_counters(&c),
-            Some(vec![CounterEntry {
-                position: 0,
-                index: 3,
-                up: false,
-                has_run: true,
-                retry_it: 2,
-                cur_weight: -7
-            }])
+            Some(vec![
+                CounterEntry {
+                    position: 0,
+                    index: 3,
+                    up: false,
+                    has_run: true,
+                    retry_it: 2,
+                    dynamic: Dynamic::Delta(-7)
+                },
+                CounterEntry {
+                    position: 1,
+                    index: 4,
+                    up: true,
+                    has_run: false,
+                    retry_it: 0,
+                    dynamic: Dynamic::Weight(12)
+                }
+            ])
         );
         assert_eq!(decode_counters(&[]), None);
         assert_eq!(decode_counters(&[9]), None);

@@ -322,7 +322,8 @@ fn a_real_server_without_checkers_is_up() {
     plan.alpha = true;
     let mut e = engine(vec![plan, rs(2, vec![])], t0);
     assert_eq!(e.next_due(), None);
-    assert_eq!(e.pop_due(t0), None);
+    assert!(e.take_transitions().is_empty(), "not started");
+    e.start();
     let t = e.take_transitions();
     assert_eq!(ups(&t), vec![(true, None)]);
     assert_eq!(t[0].1.real_server, id(1));
@@ -523,6 +524,41 @@ fn misc_dynamic_sets_the_weight() {
     assert_eq!(step(&mut e, down("exit 1")), vec![(false, None)]);
     assert_eq!(step(&mut e, Outcome::Weight(3)), vec![(true, Some(3))]);
     assert_eq!(health(&e, 1).weight, Some(3));
+}
+
+/// A MISC_CHECK's weight survives a reload that changes the configured weight (keepalived
+/// keeps the effective weight of a kept real server), and a respawn (the counters).
+#[test]
+fn misc_weight_survives_reload_and_respawn() {
+    let t0 = Instant::now();
+    let mut plan = rs(1, vec![misc(0), tcp(0, ms(100), ms(1000))]);
+    plan.weight = 5;
+    let mut e = engine(vec![plan.clone()], t0);
+    let ids = due(&mut e, t0);
+    e.finished(ids[0], t0, Outcome::Weight(40));
+    e.finished(ids[1], t0, Outcome::Up);
+    let known = e.take_transitions().pop().unwrap().1;
+    assert_eq!(known.weight, Some(40));
+    plan.weight = 9;
+    e.configure(vec![plan.clone()], t0 + ms(10));
+    assert!(e.take_transitions().is_empty());
+    assert_eq!(health(&e, 1).weight, Some(40));
+
+    let mut again = engine(vec![plan], t0 + ms(20));
+    again.resume(&[known]);
+    again.start();
+    assert!(again.take_transitions().is_empty());
+    assert_eq!(health(&again, 1).weight, Some(40));
+}
+
+/// A real server planned twice is checked once.
+#[test]
+fn a_real_server_planned_twice_is_checked_once() {
+    let t0 = Instant::now();
+    let c = tcp(0, ms(100), ms(1000));
+    let e = engine(vec![rs(1, vec![c.clone()]), rs(1, vec![c.clone(), c])], t0);
+    assert_eq!(e.real_servers(), 1);
+    assert_eq!(health(&e, 1).counters.len(), 1 + 5);
 }
 
 fn file(weight: i64, reverse: bool) -> CheckSpec {
