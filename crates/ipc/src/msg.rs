@@ -376,6 +376,20 @@ pub struct AlertRequest {
     pub timeout_ms: u32,
 }
 
+/// The files of the `SSL { }` block, read by the parent (the checker opens no files), and
+/// whether SSL_GET verifies the server's certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    /// `ca FILE`: the certificates to trust, PEM.
+    pub ca: Option<Vec<u8>>,
+    /// `certificate FILE`: the client certificate chain, PEM.
+    pub certificate: Option<Vec<u8>>,
+    /// `key FILE`: the client private key, PEM (never encrypted: refused at load).
+    pub key: Option<Vec<u8>>,
+    /// `verify_certificate`: check the server's certificate (keepalived does not).
+    pub verify: bool,
+}
+
 /// Parent to checker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ParentToCheck {
@@ -408,6 +422,12 @@ pub enum ParentToCheck {
     SendAlert(Box<AlertRequest>),
     /// Send the full health table.
     SendSnapshot,
+    /// The TLS material of SSL_GET (before `Start`, and again when a reload changes it).
+    Tls(Box<TlsFiles>),
+    /// The last health sequence number the parent received (0 at the first start): this
+    /// process numbers its transitions from the next one, so that the numbers continue
+    /// without a gap across a respawn. Sent before `Start`.
+    Sequence(u64),
     /// Produce a dump.
     Dump(DumpKind),
     /// Change the log level.
@@ -584,6 +604,36 @@ mod tests {
         };
         r.push(&encode(&h).unwrap()).unwrap();
         assert_eq!(r.take::<CheckToParent>().unwrap(), Some(h));
+    }
+
+    #[test]
+    fn checker_messages_round_trip() {
+        let msgs = vec![
+            ParentToCheck::Sequence(41),
+            ParentToCheck::Tls(Box::new(TlsFiles {
+                ca: Some(b"-----BEGIN CERTIFICATE-----\n".to_vec()),
+                certificate: None,
+                key: Some(vec![0, 255, 10]),
+                verify: true,
+            })),
+            ParentToCheck::Tls(Box::default()),
+            ParentToCheck::File {
+                real_server: RealServerId {
+                    virtual_server: "fwmark 7/tcp".into(),
+                    ip: "2001:db8::1".parse().unwrap(),
+                    port: 0,
+                },
+                checker: 2,
+                value: Some(-3),
+            },
+        ];
+        let mut r = FrameReader::new();
+        for m in &msgs {
+            r.push(&encode(m).unwrap()).unwrap();
+        }
+        for m in &msgs {
+            assert_eq!(r.take::<ParentToCheck>().unwrap().as_ref(), Some(m));
+        }
     }
 
     #[test]
