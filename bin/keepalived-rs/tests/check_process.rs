@@ -1,0 +1,197 @@
+//! The checker process inside the daemon, end to end in a network namespace: a TCP_CHECK
+//! sees its real server go down and come up, health numbers continue across a checker
+//! respawn (the IPVS writer sees no gap), FILE_CHECK values and MISC_CHECK scripts reach
+//! the checker through the parent, and an encrypted SSL key is refused at load.
+//!
+//! Run as root (network namespaces, the children's users); every wait is bounded and every
+//! namespace, directory and process is released on drop.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A TCP listener bound inside `ns` (the socket stays in that namespace).
+fn listener_in(ns: &Netns, addr: &str) -> TcpListener {
+    let path = format!("/run/netns/{}", ns.name);
+    let addr = addr.to_string();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).expect("open the namespace");
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        TcpListener::bind(&addr).expect("bind the real server")
+    })
+    .join()
+    .expect("listener thread")
+}
+
+/// A namespace where 192.0.2.1 is a local address (the real servers live there).
+fn namespace(tag: &str) -> Netns {
+    let ns = Netns::new(tag);
+    run(
+        "ip",
+        &["-n", &ns.name, "addr", "add", "192.0.2.1/32", "dev", "lo"],
+    );
+    ns
+}
+
+fn config(real_server: &str, extra: &str) -> String {
+    format!(
+        "global_defs {{\n    script_user nobody\n}}\n{extra}\
+         virtual_server 192.0.2.100 80 {{\n    delay_loop 1\n    lvs_sched rr\n    \
+         lvs_method NAT\n    protocol TCP\n{real_server}}}\n"
+    )
+}
+
+const RS_TCP: &str = "    real_server 192.0.2.1 8080 {\n        TCP_CHECK {\n            \
+                      connect_timeout 1\n        }\n    }\n";
+
+const RS_LOG: &str = "real server 192.0.2.1:8080 of 192.0.2.100:80/tcp is ";
+
+#[test]
+fn tcp_check_down_then_up_and_numbers_continue_across_a_respawn() {
+    let ns = namespace("chk-tcp");
+    let dir = TempDir::new("chk-tcp");
+    let conf = dir.write("keepalived.conf", &config(RS_TCP, ""));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    // Nothing listens: the real server goes down.
+    d.wait_for_log(&format!("{RS_LOG}DOWN"), WAIT);
+    let l = listener_in(&ns, "192.0.2.1:8080");
+    d.wait_for_log(&format!("{RS_LOG}UP"), WAIT);
+
+    // The checker dies; its successor resumes and numbers its transitions after the last
+    // one the parent received.
+    let old = d.child_pid("check");
+    signal(old, Signal::SIGKILL);
+    let new = d.wait_pid_in(&d.pidfile("check"), Some(old), WAIT);
+    d.check(new != old, "the checker was not respawned");
+    d.wait_for_log("resumed the health of 1 real server", WAIT);
+    drop(l);
+    d.wait_for_nth_log(&format!("{RS_LOG}DOWN"), 2, WAIT);
+    let l = listener_in(&ns, "192.0.2.1:8080");
+    d.wait_for_nth_log(&format!("{RS_LOG}UP"), 2, WAIT);
+    drop(l);
+    d.check(
+        d.lines_with("lost health updates").is_empty(),
+        "the IPVS writer saw a gap in the health sequence after the respawn",
+    );
+}
+
+#[test]
+fn file_check_values_come_from_the_parent() {
+    let ns = namespace("chk-file");
+    let dir = TempDir::new("chk-file");
+    let value = dir.write("value", "0\n");
+    let rs = "    real_server 192.0.2.1 8080 {\n        FILE_CHECK {\n            \
+              track_file tf\n            weight 0\n        }\n    }\n";
+    let tf = format!("track_file tf {{\n    file {}\n}}\n", value.display());
+    let conf = dir.write("keepalived.conf", &config(rs, &tf));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    d.wait_for_log(&format!("{RS_LOG}UP"), WAIT);
+    // Weight 0: a non-zero value is a failure.
+    std::fs::write(&value, "3\n").expect("write the file");
+    let line = d.wait_for_log(&format!("{RS_LOG}DOWN"), WAIT);
+    d.check(line.contains("FILE_CHECK"), "the reason names FILE_CHECK");
+    std::fs::write(&value, "0\n").expect("write the file");
+    d.wait_for_nth_log(&format!("{RS_LOG}UP"), 2, WAIT);
+}
+
+#[test]
+fn misc_check_runs_in_the_parent() {
+    let ns = namespace("chk-misc");
+    let dir = TempDir::new("chk-misc");
+    let status = dir.shared_dir("state").join("status");
+    std::fs::write(&status, "1").expect("write status");
+    let script = dir.script(
+        "check.sh",
+        &format!("#!/bin/sh\nexit $(cat {})\n", status.display()),
+    );
+    let rs = format!(
+        "    real_server 192.0.2.1 8080 {{\n        MISC_CHECK {{\n            \
+         misc_path {}\n            misc_timeout 2\n        }}\n    }}\n",
+        script.display()
+    );
+    let conf = dir.write("keepalived.conf", &config(&rs, ""));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    let line = d.wait_for_log(&format!("{RS_LOG}DOWN"), WAIT);
+    d.check(
+        line.contains("status 1"),
+        "the reason gives the exit status",
+    );
+    std::fs::write(&status, "0").expect("write status");
+    d.wait_for_log(&format!("{RS_LOG}UP"), WAIT);
+}
+
+const ENCRYPTED_KEY: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+    MIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n\
+    -----END ENCRYPTED PRIVATE KEY-----\n";
+
+#[test]
+fn an_encrypted_ssl_key_is_refused_at_load() {
+    let dir = TempDir::new("chk-ssl");
+    let key = dir.write("client.key", ENCRYPTED_KEY);
+    let cert = dir.write("client.pem", "-----BEGIN CERTIFICATE-----\n");
+    let rs = "    real_server 192.0.2.1 443 {\n        SSL_GET {\n            url {\n                \
+              path /\n            }\n        }\n    }\n";
+    let ssl = format!(
+        "SSL {{\n    password secret\n    certificate {}\n    key {}\n}}\n",
+        cert.display(),
+        key.display()
+    );
+    let conf = dir.write("keepalived.conf", &config(rs, &ssl));
+    let o = Command::new(BIN)
+        .args(["-t", "-f"])
+        .arg(&conf)
+        .output()
+        .expect("run keepalived-rs -t");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    // keepalived.conf line 7 is `key FILE` in the SSL block.
+    let line = err
+        .lines()
+        .find(|l| l.contains("is encrypted"))
+        .unwrap_or_else(|| panic!("no message about the key:\n{err}"));
+    assert!(line.contains("keepalived.conf:7"), "{err}");
+    assert!(line.contains(&key.display().to_string()), "{err}");
+    assert!(err.contains("openssl pkey -in"), "{err}");
+    assert!(err.contains("'password' is not used"), "{err}");
+
+    // The daemon refuses it too, before starting anything.
+    let o = Command::new(BIN)
+        .args(["-n", "-l", "-G", "--runtime-dir"])
+        .arg(dir.path())
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .expect("run keepalived-rs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is encrypted"), "{err}");
+    assert!(!err.contains("started keepalived-rs-"), "{err}");
+
+    // A plain key passes.
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQ\n-----END PRIVATE KEY-----\n",
+    )
+    .expect("write key");
+    let o = Command::new(BIN)
+        .args(["-t", "-f"])
+        .arg(&conf)
+        .output()
+        .expect("run keepalived-rs -t");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
