@@ -51,13 +51,11 @@ impl Flight {
     }
 
     /// The outcome when the deadline passes first.
-    pub fn timed_out(&self, kind: &str, timeout: std::time::Duration) -> Outcome {
+    pub fn timed_out(&self, timeout: std::time::Duration) -> Outcome {
         match self {
-            Flight::Stream(s) => Outcome::Down(format!(
-                "{kind}: no result within {} ({})",
-                secs(timeout),
-                s.phase()
-            )),
+            Flight::Stream(s) => {
+                Outcome::Down(format!("timed out after {} ({})", secs(timeout), s.phase()))
+            }
             Flight::Datagram(d) => d.exchange.timed_out(),
         }
     }
@@ -440,7 +438,7 @@ mod tests {
             }
             let now = Instant::now();
             if now >= deadline {
-                return f.timed_out("TEST", timeout);
+                return f.timed_out(timeout);
             }
             let wait = if turn == Drive::Yield {
                 Duration::ZERO
@@ -486,7 +484,7 @@ mod tests {
                 assert!(t0.elapsed() < Duration::from_secs(1));
                 assert_eq!(
                     o,
-                    Outcome::Down("TEST: no result within 0.300 s (connecting)".into())
+                    Outcome::Down("timed out after 0.300 s (connecting)".into())
                 );
             },
         );

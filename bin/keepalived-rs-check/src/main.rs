@@ -70,7 +70,6 @@ struct InFlight {
     /// The url being fetched (HTTP_GET, SSL_GET), and how many there are.
     url: usize,
     urls: usize,
-    kind: &'static str,
     timeout: Duration,
 }
 
@@ -151,10 +150,6 @@ struct Checker {
     /// MISC_CHECK requests waiting for the parent: request id -> (check, misc_dynamic).
     misc: HashMap<u64, (CheckId, bool)>,
     next_request: u64,
-    /// FILE_CHECK values from the parent.
-    files: HashMap<(RealServerId, u16), Option<i64>>,
-    /// The configured weight of each real server (FILE_CHECK adds to it).
-    weights: HashMap<RealServerId, u32>,
     /// Ping sockets per family (v4, v6), until the kernel refuses them.
     ping_mode: [PingMode; 2],
     alerts: alerts::Alerts,
@@ -205,8 +200,6 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         again: Vec::new(),
         misc: HashMap::new(),
         next_request: 1,
-        files: HashMap::new(),
-        weights: HashMap::new(),
         ping_mode: [PingMode::Datagram; 2],
         alerts: alerts::Alerts::default(),
         next_token: FIRST_TOKEN,
@@ -334,7 +327,7 @@ impl Checker {
             if self.flights.get(&token).is_some_and(|f| f.deadline == t) {
                 if let Some(f) = self.flights.remove(&token) {
                     self.stats.timed_out += 1;
-                    let o = f.flight.timed_out(f.kind, f.timeout);
+                    let o = f.flight.timed_out(f.timeout);
                     self.finish(f.id, now, o);
                 }
             }
@@ -371,13 +364,8 @@ impl Checker {
                 self.stats.scripts += 1;
                 self.send(CheckToParent::RunScript(ScriptRequest { id: req, script }));
             }
-            Probe::File { weight, reverse } => {
-                let key = (rs.clone(), spec.index);
-                let base = self.weights.get(&key.0).copied().unwrap_or(1);
-                let value = self.files.get(&key).copied().flatten();
-                let o = outcomes::file_outcome(value, weight, reverse, base);
-                self.finish(id, now, o);
-            }
+            // FILE_CHECK has no timer: the parent's values go to the engine as they come.
+            Probe::File { .. } => {}
             _ => self.open(r, id, 0, now),
         }
     }
@@ -387,30 +375,25 @@ impl Checker {
         let Some((_, spec)) = self.engine.spec(id) else {
             return;
         };
-        let kind = spec.kind;
         let urls = match &spec.probe {
             Probe::Http(h) => h.urls.len().max(1),
             _ => 1,
         };
         let Some(timeout) = spec.target.as_ref().map(|t| t.timeout) else {
-            self.finish(
-                id,
-                now,
-                Outcome::Down(format!("{kind}: no address to check")),
-            );
+            self.finish(id, now, Outcome::Down("no address to check".into()));
             return;
         };
         let opened = open_flight(spec, url, &mut self.tls, &mut self.ping_mode, &mut self.rng);
         let mut flight = match opened {
             Ok(f) => f,
             Err(why) => {
-                self.finish(id, now, Outcome::Down(format!("{kind}: {why}")));
+                self.finish(id, now, Outcome::Down(why));
                 return;
             }
         };
         let token = Self::token(&mut self.next_token);
         if let Err(e) = flight.register(r, token) {
-            self.finish(id, now, Outcome::Down(format!("{kind}: event loop: {e}")));
+            self.finish(id, now, Outcome::Down(format!("event loop: {e}")));
             return;
         }
         let deadline = now + timeout;
@@ -423,7 +406,6 @@ impl Checker {
                 deadline,
                 url,
                 urls,
-                kind,
                 timeout,
             },
         );
@@ -447,12 +429,8 @@ impl Checker {
                 };
                 match o {
                     Outcome::Up if f.url + 1 < f.urls => self.open(r, f.id, f.url + 1, now),
-                    Outcome::Down(why) => {
-                        let why = if f.urls > 1 {
-                            format!("{} url #{}: {why}", f.kind, f.url + 1)
-                        } else {
-                            format!("{}: {why}", f.kind)
-                        };
+                    Outcome::Down(why) if f.urls > 1 => {
+                        let why = format!("url #{}: {why}", f.url + 1);
                         self.finish(f.id, now, Outcome::Down(why));
                     }
                     o => self.finish(f.id, now, o),
@@ -499,12 +477,17 @@ impl Checker {
                     self.send(CheckToParent::ConfigAck(g));
                 }
                 ParentToCheck::Tls(files) => {
+                    let given = files.ca.is_some() || files.certificate.is_some() || files.verify;
                     self.tls = TlsState {
                         files: *files,
                         config: None,
                     };
-                    if let Err(e) = self.tls.config() {
-                        warn!("SSL_GET checks will fail: {e}");
+                    // Built now when the SSL block gives something, to report a problem
+                    // at once; else when an SSL_GET first needs it.
+                    if given {
+                        if let Err(e) = self.tls.config() {
+                            warn!("SSL_GET checks will fail: {e}");
+                        }
                     }
                 }
                 ParentToCheck::Sequence(n) => self.seq_base = n,
@@ -514,6 +497,7 @@ impl Checker {
                 }
                 ParentToCheck::Start => {
                     info!("started");
+                    self.engine.start();
                     self.started = true;
                 }
                 ParentToCheck::Ping(n) => self.send(CheckToParent::Pong(n)),
@@ -527,9 +511,7 @@ impl Checker {
                     real_server,
                     checker,
                     value,
-                } => {
-                    self.files.insert((real_server, checker), value);
-                }
+                } => self.engine.file_value(&real_server, checker, value),
                 ParentToCheck::SendAlert(a) => self.alerts.push(*a),
                 ParentToCheck::SendSnapshot => {
                     // Transitions already taken go first: the snapshot covers them.
@@ -559,7 +541,7 @@ impl Checker {
         Ok(())
     }
 
-    /// Applies the configuration held: plans for the engine, weights for FILE_CHECK.
+    /// Applies the configuration held.
     fn configure(&mut self, now: Instant) {
         let plans = crate::api::plan(self.objects.values());
         let checks: usize = plans.iter().map(|p| p.checks.len()).sum();
@@ -567,22 +549,6 @@ impl Checker {
             "configuration applied: {} real server(s), {checks} checker(s)",
             plans.len()
         );
-        self.weights.clear();
-        for o in self.objects.values() {
-            if let CheckObject::VirtualServer(vs) = o {
-                let key = keepalived_config::project::virtual_server_key(vs);
-                for rs in &vs.real_servers {
-                    let id = RealServerId {
-                        virtual_server: key.clone(),
-                        ip: rs.ip,
-                        port: rs.port.unwrap_or(0),
-                    };
-                    self.weights.insert(id, rs.weight.unwrap_or(vs.weight));
-                }
-            }
-        }
-        let weights = &self.weights;
-        self.files.retain(|(rs, _), _| weights.contains_key(rs));
         self.engine.configure(plans, now);
     }
 

@@ -94,13 +94,19 @@ fn file_check_values_come_from_the_parent() {
     let conf = dir.write("keepalived.conf", &config(rs, &tf));
     let d = Launch::new(&ns, &conf, dir.path()).start();
     d.wait_started();
-    d.wait_for_log(&format!("{RS_LOG}UP"), WAIT);
-    // Weight 0: a non-zero value is a failure.
+    // Weight 0: a non-zero value is a failure (the real server starts up, as the file says).
     std::fs::write(&value, "3\n").expect("write the file");
     let line = d.wait_for_log(&format!("{RS_LOG}DOWN"), WAIT);
-    d.check(line.contains("FILE_CHECK"), "the reason names FILE_CHECK");
+    d.check(
+        line.contains("FILE_CHECK") && line.contains("reads 3"),
+        "the reason names FILE_CHECK and the value",
+    );
     std::fs::write(&value, "0\n").expect("write the file");
-    d.wait_for_nth_log(&format!("{RS_LOG}UP"), 2, WAIT);
+    d.wait_for_log(&format!("{RS_LOG}UP"), WAIT);
+    d.check(
+        d.lines_with(RS_LOG).len() == 2,
+        "one transition per change of the file",
+    );
 }
 
 #[test]
