@@ -518,7 +518,12 @@ impl Checker {
                     self.send_transitions();
                     let (seq, health) = self.engine.snapshot();
                     let seq = self.seq_base + seq;
-                    self.send(CheckToParent::Snapshot { seq, health });
+                    let mut parts = health_chunks(health);
+                    let last = parts.pop().unwrap_or_default();
+                    for p in parts {
+                        self.send(CheckToParent::SnapshotPart(p));
+                    }
+                    self.send(CheckToParent::Snapshot { seq, health: last });
                 }
                 ParentToCheck::Dump(kind) => {
                     let text = self.dump(kind);

@@ -351,6 +351,31 @@ pub struct Health {
     pub counters: Vec<u32>,
 }
 
+/// About how many bytes of health go in one message: far below the frame limit
+/// ([`crate::frame::MAX_FRAME`]), so that 10,000 real servers and their reasons travel in a
+/// few messages.
+pub const HEALTH_CHUNK_BYTES: usize = 256 << 10;
+
+/// Splits a health table into parts that each fit in one message (at least one part, maybe
+/// empty). Each entry's size is estimated from its strings and counters; one entry larger
+/// than [`HEALTH_CHUNK_BYTES`] still travels alone.
+pub fn health_chunks(health: Vec<Health>) -> Vec<Vec<Health>> {
+    let mut out = Vec::new();
+    let mut part = Vec::new();
+    let mut bytes = 0;
+    for h in health {
+        let size = 64 + h.real_server.virtual_server.len() + h.reason.len() + 5 * h.counters.len();
+        if !part.is_empty() && bytes + size > HEALTH_CHUNK_BYTES {
+            out.push(std::mem::take(&mut part));
+            bytes = 0;
+        }
+        bytes += size;
+        part.push(h);
+    }
+    out.push(part);
+    out
+}
+
 /// An e-mail alert, fully formed by the parent (which holds the notification settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRequest {
@@ -452,7 +477,10 @@ pub enum CheckToParent {
         /// The new health.
         health: Health,
     },
-    /// The whole table (answering `SendSnapshot`).
+    /// The first parts of a table too large for one message ([`health_chunks`]); the
+    /// `Snapshot` that follows holds the last part and ends it.
+    SnapshotPart(Vec<Health>),
+    /// The whole table (answering `SendSnapshot`), or its last part after `SnapshotPart`s.
     Snapshot {
         /// The last sequence number included.
         seq: u64,
@@ -604,6 +632,41 @@ mod tests {
         };
         r.push(&encode(&h).unwrap()).unwrap();
         assert_eq!(r.take::<CheckToParent>().unwrap(), Some(h));
+    }
+
+    #[test]
+    fn a_large_health_table_travels_in_parts_that_each_fit_a_frame() {
+        let health: Vec<Health> = (0..20_000u32)
+            .map(|i| Health {
+                real_server: RealServerId {
+                    virtual_server: format!("192.0.2.{}:80/tcp", i % 200),
+                    ip: IpAddr::from(i.to_be_bytes()),
+                    port: 8080,
+                },
+                up: false,
+                weight: Some(i),
+                reason: format!(
+                    "HTTP_GET #0 to 198.51.100.1:8080: url #3: {}",
+                    "x".repeat(200)
+                ),
+                counters: vec![1, 0, 0, 2, 1, 0],
+            })
+            .collect();
+        assert!(encode(&CheckToParent::SnapshotPart(health.clone())).is_err());
+        let parts = health_chunks(health.clone());
+        assert!(parts.len() > 1);
+        let mut back = Vec::new();
+        for p in parts {
+            let m = CheckToParent::SnapshotPart(p);
+            let frame = encode(&m).expect("a part fits in a frame");
+            assert!(frame.len() < crate::frame::MAX_FRAME / 2);
+            let CheckToParent::SnapshotPart(p) = m else {
+                unreachable!()
+            };
+            back.extend(p);
+        }
+        assert_eq!(back, health);
+        assert_eq!(health_chunks(Vec::new()), vec![Vec::<Health>::new()]);
     }
 
     #[test]

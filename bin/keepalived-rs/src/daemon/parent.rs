@@ -52,6 +52,8 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 const TRACK_FILE_PERIOD: Duration = Duration::from_secs(1);
 /// Alerts kept while the checker is not running (the oldest is dropped beyond).
 const MAX_PENDING_ALERTS: usize = 64;
+/// The most real servers a checker snapshot may hold (a bound on what the parent buffers).
+const MAX_SNAPSHOT_ENTRIES: usize = 1_000_000;
 /// Scripts that may run at once.
 const MAX_SCRIPTS: usize = 32;
 
@@ -835,6 +837,7 @@ impl Parent {
         if role != Role::Check {
             c.seq = 0;
         }
+        c.snapshot_parts = Vec::new();
         c.proc = Some(Running {
             pid,
             link,
@@ -1179,7 +1182,9 @@ impl Parent {
                             ))
                         }),
                         Role::Check => p.link.check().map(|ch| {
-                            ch.send(&ParentToCheck::Resume(c.health.values().cloned().collect()))
+                            health_chunks(c.health.values().cloned().collect())
+                                .into_iter()
+                                .try_for_each(|part| ch.send(&ParentToCheck::Resume(part)))
                         }),
                         Role::Ipvs => None,
                     };
@@ -1563,8 +1568,25 @@ impl Parent {
                 }
                 self.forward_ipvs(ParentToIpvs::Health { seq, health });
             }
-            CheckToParent::Snapshot { seq, health } => {
+            CheckToParent::SnapshotPart(part) => {
+                let limit = MAX_SNAPSHOT_ENTRIES;
                 if let Some(c) = self.child_mut(Role::Check) {
+                    if c.snapshot_parts.len() + part.len() > limit {
+                        c.snapshot_parts = Vec::new();
+                        self.kill_child(
+                            Role::Check,
+                            &format!("protocol error: a snapshot of more than {limit} entries"),
+                        );
+                        return;
+                    }
+                    c.snapshot_parts.extend(part);
+                }
+            }
+            CheckToParent::Snapshot { seq, mut health } => {
+                if let Some(c) = self.child_mut(Role::Check) {
+                    let mut all = std::mem::take(&mut c.snapshot_parts);
+                    all.append(&mut health);
+                    health = all;
                     c.seq = seq;
                     c.health = health
                         .iter()
