@@ -15,6 +15,9 @@
 //! - The **regex** is matched, as keepalived matches it, against the response as received
 //!   from its first byte: the status line and the header are part of the subject, and
 //!   `regex_min_offset` / `regex_max_offset` count from the first byte of the status line.
+//!   The subject ends where the body ends (`Content-Length`, else the end of the stream);
+//!   keepalived reads on to the end of the stream and would match bytes a server sends
+//!   beyond `Content-Length` too.
 //!   A match counts when it starts at or after `regex_min_offset` and at or before
 //!   `regex_max_offset`. keepalived streams the response through PCRE2 partial matching
 //!   in 4 KiB pieces; here the subject is a sliding window of [`REGEX_WINDOW`] bytes
@@ -35,7 +38,7 @@ use keepalived_config::lvs::checker::HttpProtocol;
 use md5::{Digest, Md5};
 use ureq_proto::client::state::RecvResponse;
 use ureq_proto::client::{Call, SendRequestResult, header_raw};
-use ureq_proto::http::{Request, Version, header};
+use ureq_proto::http::{Request, Response, Version, header};
 
 use crate::conv::Step;
 use crate::spec::{Outcome, RegexSpec, UrlSpec};
@@ -210,23 +213,24 @@ impl HttpConversation {
         if let Phase::Done(o) = &self.phase {
             return Step::Done(o.clone());
         }
-        if let Some(r) = &mut self.regex {
-            r.push(data);
-        }
         let step = match &mut self.phase {
             Phase::Header { buf, scanned } => {
                 let room = MAX_HEADER.saturating_sub(buf.len());
                 let take = data.len().min(room);
                 buf.extend_from_slice(&data[..take]);
-                match header_end(buf, *scanned) {
-                    Some(_) => self.on_header(&data[take..]),
-                    None if buf.len() >= MAX_HEADER => Err(Outcome::Down(format!(
-                        "response header longer than {MAX_HEADER} bytes"
-                    ))),
-                    None => {
-                        *scanned = buf.len();
-                        Ok(())
-                    }
+                match self.call.as_mut() {
+                    None => Err(Outcome::Down("internal: no HTTP call".into())),
+                    Some(call) => match find_header(call, buf, scanned) {
+                        Ok(Some((used, response))) => {
+                            let buf = std::mem::take(buf);
+                            self.on_header(&buf, used, &response, &data[take..])
+                        }
+                        Ok(None) if buf.len() >= MAX_HEADER => Err(Outcome::Down(format!(
+                            "response header longer than {MAX_HEADER} bytes"
+                        ))),
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(Outcome::Down(e)),
+                    },
                 }
             }
             Phase::Body => {
@@ -257,41 +261,16 @@ impl HttpConversation {
         self.decide(true)
     }
 
-    /// The buffer holds a complete header: parse it, check the status, take the body
-    /// bytes that came with it (the rest of the buffer, then `extra`, the part of the
-    /// last input that did not fit in the buffer).
-    fn on_header(&mut self, extra: &[u8]) -> Result<(), Outcome> {
-        let Phase::Header { buf, .. } = &mut self.phase else {
-            return Ok(());
-        };
-        let buf = std::mem::take(buf);
-        let Some(call) = self.call.as_mut() else {
-            return Err(Outcome::Down("internal: no HTTP call".into()));
-        };
-        let mut start = 0;
-        // ureq-proto consumes interim 1xx responses and returns no response for them.
-        let (used, response) = loop {
-            let rest = buf.get(start..).unwrap_or_default();
-            match call.try_response(rest, false) {
-                Ok((used, Some(r))) => break (start + used, r),
-                Ok((0, None)) => {
-                    // The blank line found ended an interim 1xx response; the final
-                    // header is not complete yet: wait for more.
-                    if !extra.is_empty() {
-                        return Err(Outcome::Down(format!(
-                            "response header longer than {MAX_HEADER} bytes"
-                        )));
-                    }
-                    let scanned = buf.len();
-                    self.phase = Phase::Header { buf, scanned };
-                    return Ok(());
-                }
-                Ok((used, None)) => start += used,
-                Err(e) => {
-                    return Err(Outcome::Down(format!("malformed response header: {e}")));
-                }
-            }
-        };
+    /// The header is `buf[..used]`: check the status, take the body bytes that came with
+    /// it (the rest of `buf`, then `extra`, the part of the last input that did not fit
+    /// in the buffer).
+    fn on_header(
+        &mut self,
+        buf: &[u8],
+        used: usize,
+        response: &Response<()>,
+        extra: &[u8],
+    ) -> Result<(), Outcome> {
         let status = response.status().as_u16();
         self.status = Some(status);
         if !self
@@ -310,6 +289,9 @@ impl HttpConversation {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         self.phase = Phase::Body;
+        if let Some(r) = &mut self.regex {
+            r.push(buf.get(..used).unwrap_or_default());
+        }
         self.body(buf.get(used..).unwrap_or_default());
         self.body(extra);
         Ok(())
@@ -326,6 +308,9 @@ impl HttpConversation {
         };
         if let Some(md5) = &mut self.md5 {
             md5.update(&data[..take]);
+        }
+        if let Some(r) = &mut self.regex {
+            r.push(&data[..take]);
         }
         self.body_received = self.body_received.saturating_add(data.len() as u64);
     }
@@ -434,19 +419,47 @@ fn build_request(
     }
 }
 
-/// The position after the blank line ending a header, searching from `from`.
+/// Looks for a complete header in `buf`, past `scanned` (updated): the header's length
+/// and the response, or `None` when more input is needed. ureq-proto consumes interim
+/// 1xx responses; a blank line that does not end a header httparse accepts is skipped.
+fn find_header(
+    call: &mut Call<RecvResponse>,
+    buf: &[u8],
+    scanned: &mut usize,
+) -> Result<Option<(usize, Response<()>)>, String> {
+    while let Some(end) = header_end(buf, *scanned) {
+        *scanned = end;
+        let mut start = 0;
+        loop {
+            let rest = buf.get(start..end).unwrap_or_default();
+            match call.try_response(rest, false) {
+                Ok((used, Some(r))) => return Ok(Some((start + used, r))),
+                // Not a complete header yet: look for the next blank line.
+                Ok((0, None)) => break,
+                // An interim 1xx response, consumed.
+                Ok((used, None)) => start += used,
+                Err(e) => return Err(format!("malformed response header: {e}")),
+            }
+        }
+    }
+    *scanned = (*scanned).max(buf.len());
+    Ok(None)
+}
+
+/// The position after the first blank line ending a header that ends after `from`.
 /// Accepts CRLF and bare LF line ends, as httparse does.
 fn header_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = from.saturating_sub(3);
     let tail = buf.get(start..)?;
     tail.windows(2).enumerate().find_map(|(i, w)| {
-        if w == b"\n\n" {
-            Some(start + i + 2)
+        let end = if w == b"\n\n" {
+            start + i + 2
         } else if w == b"\n\r" && tail.get(i + 2) == Some(&b'\n') {
-            Some(start + i + 3)
+            start + i + 3
         } else {
-            None
-        }
+            return None;
+        };
+        (end > from).then_some(end)
     })
 }
 

@@ -454,3 +454,82 @@ proptest! {
         prop_assert!(matches!(c.end_of_stream(), Step::Done(_)));
     }
 }
+
+/// Responses near the interesting shapes: interim responses, bare LF, Content-Length
+/// right or wrong, bodies with pieces of the regex, garbage.
+fn response() -> impl Strategy<Value = Vec<u8>> {
+    let head = prop_oneof![
+        Just(b"HTTP/1.0 200 OK\r\n".to_vec()),
+        Just(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n".to_vec()),
+        Just(b"HTTP/1.1 204 x\n".to_vec()),
+        Just(b"HTTP/1.1 200 OK\r\nwor: ld\r\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..30),
+    ];
+    let piece = prop_oneof![
+        Just(b"wor".to_vec()),
+        Just(b"ld".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\n".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..10),
+    ];
+    (
+        head,
+        proptest::option::of(0u64..40),
+        any::<bool>(),
+        proptest::collection::vec(piece, 0..20),
+    )
+        .prop_map(|(head, cl, blank, pieces)| {
+            let mut r = head;
+            if let Some(n) = cl {
+                r.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes());
+            }
+            if blank {
+                r.extend_from_slice(b"\r\n");
+            }
+            for p in pieces {
+                r.extend_from_slice(&p);
+            }
+            r
+        })
+}
+
+/// The outcome (and digest) of feeding `resp` cut at `cuts`, then end of stream.
+fn outcome_with_cuts(u: &UrlSpec, resp: &[u8], cuts: &[usize]) -> (Outcome, Option<[u8; 16]>) {
+    let mut c = HttpConversation::new(u, HttpProtocol::Http11);
+    c.output();
+    let mut rest = resp;
+    for n in cuts.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (a, b) = rest.split_at((*n).min(rest.len()));
+        rest = b;
+        if let Step::Done(o) = c.input(a) {
+            return (o, c.digest());
+        }
+    }
+    match c.end_of_stream() {
+        Step::Done(o) => (o, c.digest()),
+        Step::Continue => panic!("no outcome"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever the server sends, the outcome does not depend on how it is cut in reads.
+    #[test]
+    fn outcome_does_not_depend_on_reads(
+        resp in response(),
+        cuts in proptest::collection::vec(1usize..16, 1..10),
+        digest in any::<bool>(),
+    ) {
+        let mut u = full_url();
+        if !digest {
+            u.digest = None;
+        }
+        let whole = outcome_with_cuts(&u, &resp, &[resp.len().max(1)]);
+        let cut = outcome_with_cuts(&u, &resp, &cuts);
+        prop_assert_eq!(whole, cut);
+    }
+}
