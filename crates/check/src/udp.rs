@@ -4,7 +4,7 @@
 //! - The payload is `payload`, else keepalived's 32 bytes, `"keepalived check - "`
 //!   repeated ([`DEFAULT_PAYLOAD`]).
 //! - Without `require_reply`, any reply passes, an ICMP error (the socket reports
-//!   ECONNREFUSED: see [`UdpExchange::refused`]) fails, and no reply by the deadline
+//!   ECONNREFUSED: see [`crate::conv::Exchange::refused`]) fails, and no reply by the deadline
 //!   passes.
 //! - With `require_reply`, no reply by the deadline fails. A bare `require_reply` takes
 //!   any reply. With data, the reply's length must be within `min_reply_length` and
