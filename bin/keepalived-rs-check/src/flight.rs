@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use keepalived_check::spec::Outcome;
 use mio::net::{TcpStream, UdpSocket};
-use rustls::pki_types::ServerName;
 
-use crate::api::{Conversation, Exchange, Step, failure_reason};
-use crate::net::{self, PingMode};
+use crate::api::{Conversation, Exchange, Step, failure_reason, server_name};
+use crate::net;
 
 /// Reads per turn at most.
 const READS_PER_TURN: usize = 8;
@@ -130,11 +129,7 @@ impl StreamFlight {
         let tls = match tls {
             None => None,
             Some(t) => {
-                let name = match t.sni {
-                    Some(n) => ServerName::try_from(n.clone())
-                        .map_err(|e| format!("SNI name '{n}': {e}"))?,
-                    None => ServerName::IpAddress(peer.into()),
-                };
+                let name = server_name(t.sni.as_deref(), peer)?;
                 let conn = rustls::ClientConnection::new(t.config, name)
                     .map_err(|e| format!("TLS: {}", failure_reason(&e)))?;
                 Some(Tls {
@@ -341,28 +336,25 @@ pub struct DatagramFlight {
     exchange: Exchange,
     /// The request, until the socket took it.
     request: Option<Vec<u8>>,
-    /// PING_CHECK: how the socket talks ICMP, and the family.
-    ping: Option<(PingMode, bool)>,
 }
 
 impl std::fmt::Debug for DatagramFlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatagramFlight")
             .field("socket", &self.socket)
-            .field("ping", &self.ping)
             .finish_non_exhaustive()
     }
 }
 
 impl DatagramFlight {
-    /// An exchange over a connected datagram socket; `ping` for ICMP sockets.
-    pub fn new(socket: UdpSocket, exchange: Exchange, ping: Option<(PingMode, bool)>) -> Self {
+    /// An exchange over a connected datagram socket (UDP, or ICMP for PING_CHECK: the
+    /// exchange reads the replies of ping sockets and of raw ones, IPv4 header included).
+    pub fn new(socket: UdpSocket, exchange: Exchange) -> Self {
         let request = Some(exchange.request());
         DatagramFlight {
             socket,
             exchange,
             request,
-            ping,
         }
     }
 
@@ -371,35 +363,25 @@ impl DatagramFlight {
             match self.socket.send(req) {
                 Ok(_) => self.request = None,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Blocked,
-                Err(e) => return unreachable(&e, "send"),
+                // An ICMP error already received for this socket.
+                Err(e) => return Drive::Done(self.exchange.refused(&brief(&e))),
             }
         }
         for _ in 0..READS_PER_TURN {
             match self.socket.recv(buf) {
                 Ok(n) => {
-                    let data = match self.ping {
-                        Some((mode, v6)) => net::icmp_payload(&buf[..n], mode, v6),
-                        None => &buf[..n],
-                    };
-                    if let Some(o) = self.exchange.reply(data) {
+                    if let Some(o) = self.exchange.reply(&buf[..n]) {
                         return Drive::Done(o);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return unreachable(&e, "receive"),
+                // A connected datagram socket reports the ICMP errors it received
+                // (ECONNREFUSED: port unreachable).
+                Err(e) => return Drive::Done(self.exchange.refused(&brief(&e))),
             }
         }
         Drive::Yield
-    }
-}
-
-/// An error on a connected datagram socket: the ICMP error the kernel received.
-fn unreachable(e: &io::Error, what: &str) -> Drive {
-    if e.raw_os_error() == Some(libc::ECONNREFUSED) {
-        down("port unreachable (ICMP)")
-    } else {
-        down(&format!("{what}: {}", brief(e)))
     }
 }
 
@@ -499,10 +481,10 @@ mod tests {
                     connect: std::net::SocketAddr::new(ip, 0),
                     ..target("127.0.0.1:0")
                 };
-                let o = match net::ping_connect(&t, PingMode::Datagram, 0) {
+                let o = match net::ping_connect(&t, net::PingMode::Datagram, 0) {
                     Ok(p) => {
                         let ex = Exchange::new(&Probe::Ping, p.ident, ip.is_ipv6()).unwrap();
-                        let f = DatagramFlight::new(p.socket, ex, Some((p.mode, ip.is_ipv6())));
+                        let f = DatagramFlight::new(p.socket, ex);
                         run(Flight::Datagram(Box::new(f)), Duration::from_millis(500))
                     }
                     // No route to 192.0.2.9 in this namespace.

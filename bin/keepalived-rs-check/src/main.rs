@@ -14,7 +14,6 @@ mod api;
 mod flight;
 mod net;
 mod outcomes;
-mod stand_in;
 #[cfg(test)]
 mod testns;
 
@@ -619,7 +618,7 @@ fn open_flight(
         Probe::Dns { .. } | Probe::Udp(_) => {
             let ex = Exchange::new(&spec.probe, rng.u16(), v6).ok_or("no request")?;
             let s = net::udp_connect(target).map_err(|e| flight::brief(&e))?;
-            Ok(Flight::Datagram(Box::new(DatagramFlight::new(s, ex, None))))
+            Ok(Flight::Datagram(Box::new(DatagramFlight::new(s, ex))))
         }
         Probe::Ping => {
             let fam = usize::from(v6);
@@ -627,9 +626,8 @@ fn open_flight(
                 match net::ping_connect(target, ping_mode[fam], rng.u16()) {
                     Ok(p) => {
                         let ex = Exchange::new(&spec.probe, p.ident, v6).ok_or("no request")?;
-                        let ping = Some((p.mode, v6));
                         return Ok(Flight::Datagram(Box::new(DatagramFlight::new(
-                            p.socket, ex, ping,
+                            p.socket, ex,
                         ))));
                     }
                     Err(e) if net::is_permission(&e) && ping_mode[fam] == PingMode::Datagram => {

@@ -206,7 +206,7 @@ pub fn check_ssl(loaded: &mut Loaded) -> keepalived_ipc::msg::TlsFiles {
             ));
             continue;
         }
-        if kw == "key" && key_is_encrypted(&data) {
+        if kw == "key" && keepalived_check::tls::key_is_encrypted(&data) {
             found.push((
                 at,
                 format!(
@@ -261,33 +261,9 @@ fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     Ok(data)
 }
 
-/// A PEM private key that needs a password: PKCS#8 `ENCRYPTED PRIVATE KEY`, or a
-/// traditional (OpenSSL) key with `Proc-Type: 4,ENCRYPTED`.
-fn key_is_encrypted(pem: &[u8]) -> bool {
-    let has = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
-    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn encrypted_keys_are_recognised() {
-        assert!(key_is_encrypted(
-            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"
-        ));
-        assert!(key_is_encrypted(
-            b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
-              DEK-Info: AES-256-CBC,0123\n\nMIIE\n-----END RSA PRIVATE KEY-----\n"
-        ));
-        assert!(!key_is_encrypted(
-            b"-----BEGIN PRIVATE KEY-----\nMC4C\n-----END PRIVATE KEY-----\n"
-        ));
-        assert!(!key_is_encrypted(
-            b"-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
-        ));
-    }
 
     #[test]
     fn ssl_files_are_read_with_a_size_limit() {

@@ -402,8 +402,8 @@ pub struct AlertRequest {
 }
 
 /// The files of the `SSL { }` block, read by the parent (the checker opens no files), and
-/// whether SSL_GET verifies the server's certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// whether SSL_GET verifies the server's certificate. Its `Debug` form hides the key.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsFiles {
     /// `ca FILE`: the certificates to trust, PEM.
     pub ca: Option<Vec<u8>>,
@@ -413,6 +413,17 @@ pub struct TlsFiles {
     pub key: Option<Vec<u8>>,
     /// `verify_certificate`: check the server's certificate (keepalived does not).
     pub verify: bool,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsFiles")
+            .field("ca", &self.ca.as_ref().map(Vec::len))
+            .field("certificate", &self.certificate.as_ref().map(Vec::len))
+            .field("key", &self.key.as_ref().map(|_| "<hidden>"))
+            .field("verify", &self.verify)
+            .finish()
+    }
 }
 
 /// Parent to checker.
@@ -667,6 +678,22 @@ mod tests {
         }
         assert_eq!(back, health);
         assert_eq!(health_chunks(Vec::new()), vec![Vec::<Health>::new()]);
+    }
+
+    #[test]
+    fn the_debug_form_of_tls_files_hides_the_key() {
+        let t = TlsFiles {
+            ca: Some(b"CA".to_vec()),
+            certificate: None,
+            key: Some(b"SECRETKEY".to_vec()),
+            verify: false,
+        };
+        let text = format!("{:?}", ParentToCheck::Tls(Box::new(t)));
+        assert!(
+            !text.contains("SECRETKEY") && !text.contains("83, 69, 67"),
+            "{text}"
+        );
+        assert!(text.contains("<hidden>"), "{text}");
     }
 
     #[test]
