@@ -494,4 +494,193 @@ mod tests {
             }
         });
     }
+
+    /// `openssl s_server` in the test's namespace, killed on drop.
+    struct TlsServer(std::process::Child, std::path::PathBuf);
+
+    impl Drop for TlsServer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+
+    /// A test CA, a certificate it signed for www.example.com, and a server answering every
+    /// request with its status page (`-www`) on 192.0.2.1:8443; returns the CA's
+    /// certificate. Call in the namespace.
+    fn tls_server(extra: &[&str]) -> (TlsServer, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!(
+            "krs-flight-tls-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key, ca) = (dir.join("c.pem"), dir.join("k.pem"), dir.join("ca.pem"));
+        let openssl = |args: &[&str]| {
+            let o = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        std::fs::write(dir.join("ext"), "subjectAltName=DNS:www.example.com\n").unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=test CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-subj",
+                    "/CN=www.example.com",
+                    "-keyout",
+                    "k.pem",
+                    "-out",
+                    "leaf.csr",
+                ],
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+            "-out",
+            "c.pem",
+        ]);
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept", "192.0.2.1:8443"])
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = TlsServer(child, dir);
+        let end = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect("192.0.2.1:8443").is_err() {
+            assert!(Instant::now() < end, "s_server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (server, std::fs::read(&ca).unwrap())
+    }
+
+    fn ssl_get(sni: Option<&str>, material: &crate::api::TlsMaterial) -> Outcome {
+        use keepalived_check::spec::{HttpProbe, UrlSpec};
+        use keepalived_config::lvs::checker::HttpProtocol;
+        let probe = Probe::Http(Box::new(HttpProbe {
+            tls: true,
+            protocol: HttpProtocol::Http10,
+            sni: sni.map(str::to_string),
+            tls_compliant: true,
+            fast_recovery: false,
+            urls: vec![UrlSpec {
+                path: "/".into(),
+                host: "192.0.2.1:8443".into(),
+                digest: None,
+                status: vec![(200, 299)],
+                regex: None,
+            }],
+        }));
+        let config = match crate::api::client_config(material) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Down(e),
+        };
+        let t = target("192.0.2.1:8443");
+        let s = net::tcp_connect(&t).unwrap();
+        let conv = Conversation::new(&probe, 0).unwrap();
+        let setup = TlsSetup {
+            config,
+            sni: sni.map(str::to_string),
+            compliant: true,
+        };
+        let f = StreamFlight::new(s, Some(conv), Some(setup), t.connect.ip()).unwrap();
+        run(Flight::Stream(Box::new(f)), Duration::from_secs(3))
+    }
+
+    #[test]
+    fn ssl_get_over_the_event_loop() {
+        in_netns(
+            "
+            ip link add d0 type veth peer name d0p
+            ip link set d0p up
+            ip addr add 192.0.2.1/24 dev d0
+            ip link set d0 up
+            ",
+            || {
+                let (_server, cert) = tls_server(&[]);
+                let plain = crate::api::TlsMaterial::default();
+                // keepalived's default: no verification, no SNI.
+                assert_eq!(ssl_get(None, &plain), Outcome::Up);
+                let verify = crate::api::TlsMaterial {
+                    ca_pem: Some(cert),
+                    verify: true,
+                    ..Default::default()
+                };
+                assert_eq!(ssl_get(Some("www.example.com"), &verify), Outcome::Up);
+                // Verified against the address (no SNI): the certificate does not name it.
+                match ssl_get(None, &verify) {
+                    Outcome::Down(why) => assert!(why.starts_with("TLS: "), "{why}"),
+                    o => panic!("{o:?}"),
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn a_tls_1_1_only_server_fails_with_the_reason() {
+        in_netns(
+            "
+            ip link add d0 type veth peer name d0p
+            ip link set d0p up
+            ip addr add 192.0.2.1/24 dev d0
+            ip link set d0 up
+            ",
+            || {
+                let (_server, _) = tls_server(&["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]);
+                match ssl_get(None, &crate::api::TlsMaterial::default()) {
+                    Outcome::Down(why) => assert!(why.contains("1.0/1.1"), "{why}"),
+                    o => panic!("{o:?}"),
+                }
+            },
+        );
+    }
 }

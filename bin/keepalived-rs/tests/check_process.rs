@@ -201,3 +201,104 @@ fn an_encrypted_ssl_key_is_refused_at_load() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A server that answers every connection with a 1 GiB HTTP body as fast as the socket takes
+/// it; returns the bytes it sent so far.
+fn flood_server(l: TcpListener) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let total = sent.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            let total = total.clone();
+            std::thread::spawn(move || {
+                let mut req = [0u8; 1024];
+                let _ = c.read(&mut req);
+                let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n";
+                if c.write_all(head).is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 64 << 10];
+                for _ in 0..(1 << 30) / chunk.len() {
+                    if c.write_all(&chunk).is_err() {
+                        return;
+                    }
+                    total.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    sent
+}
+
+/// VmRSS and VmHWM of a process, in KiB.
+fn memory_kib(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn a_flooding_server_costs_no_memory_and_delays_no_other_check() {
+    use std::sync::atomic::Ordering;
+    let ns = namespace("chk-flood");
+    let dir = TempDir::new("chk-flood");
+    let rs = "    real_server 192.0.2.1 8081 {\n        HTTP_GET {\n            \
+              connect_timeout 4\n            url {\n                path /\n                \
+              digest 00112233445566778899aabbccddeeff\n            }\n        \
+              }\n    }\n    real_server 192.0.2.1 8082 {\n        TCP_CHECK {\n            \
+              connect_timeout 1\n        }\n    }\n";
+    let conf = dir.write("keepalived.conf", &config(rs, ""));
+    let other = listener_in(&ns, "192.0.2.1:8082");
+    let sent = flood_server(listener_in(&ns, "192.0.2.1:8081"));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    let pid = d.child_pid("check");
+    // Before the first checks (spread over the first delay_loop).
+    d.wait_for_log("keepalived-rs-check", WAIT);
+    let (before, _) = memory_kib(pid);
+    // The digest needs the whole body: the checker reads the flood.
+    d.wait("the flood server to send 64 MiB", WAIT, || {
+        (sent.load(Ordering::Relaxed) > 64 << 20).then_some(())
+    });
+    // While the checker reads the flood, the other real server goes down and is seen down
+    // within its delay_loop (1 s) and a refused connect.
+    drop(other);
+    let t0 = std::time::Instant::now();
+    d.wait_for_log(
+        "real server 192.0.2.1:8082 of 192.0.2.100:80/tcp is DOWN",
+        WAIT,
+    );
+    let detect = t0.elapsed();
+    d.check(
+        detect < Duration::from_secs(3),
+        &format!("the other real server was seen down after {detect:?}"),
+    );
+    // The HTTP check ends at its deadline, whatever was read.
+    let line = d.wait_for_log(
+        "real server 192.0.2.1:8081 of 192.0.2.100:80/tcp is DOWN",
+        WAIT,
+    );
+    d.check(
+        line.contains("timed out"),
+        "the flooded check ends at its deadline",
+    );
+    let (_, peak) = memory_kib(pid);
+    let read = sent.load(Ordering::Relaxed);
+    d.check(
+        peak < before + 1024,
+        &format!(
+            "the checker grew from {before} KiB to a peak of {peak} KiB while reading {} MiB",
+            read >> 20
+        ),
+    );
+}
