@@ -302,3 +302,144 @@ fn a_flooding_server_costs_no_memory_and_delays_no_other_check() {
         ),
     );
 }
+
+/// `openssl` in `dir`; panics when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A CA named `name` in `dir` (`name.pem`, `name.key`).
+fn make_ca(dir: &std::path::Path, name: &str) {
+    let (pem, key, subj) = (
+        format!("{name}.pem"),
+        format!("{name}.key"),
+        format!("/CN={name}"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &subj,
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+        ],
+    );
+}
+
+/// `openssl s_server` in a namespace, killed on drop.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn ssl_get_uses_the_ca_the_parent_read_and_a_reload_changes_it() {
+    let ns = namespace("chk-tls");
+    let dir = TempDir::new("chk-tls");
+    let d0 = dir.path();
+    make_ca(d0, "good");
+    make_ca(d0, "other");
+    dir.write("ext", "subjectAltName=DNS:www.example.com\n");
+    openssl(
+        d0,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=www.example.com",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+        ],
+    );
+    openssl(
+        d0,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "good.pem",
+            "-CAkey",
+            "good.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let server = Served(
+        Command::new("ip")
+            .args([
+                "netns", "exec", &ns.name, "openssl", "s_server", "-quiet", "-www",
+            ])
+            .args(["-accept", "192.0.2.1:8443", "-cert"])
+            .arg(dir.join("leaf.pem"))
+            .arg("-key")
+            .arg(dir.join("leaf.key"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start openssl s_server"),
+    );
+    let rs = "    real_server 192.0.2.1 8443 {\n        SSL_GET {\n            \
+              sni_name www.example.com\n            connect_timeout 2\n            url {\n                \
+              path /\n            }\n        }\n    }\n";
+    let ssl = |ca: &str| {
+        format!(
+            "SSL {{\n    ca {}\n    verify_certificate\n}}\n",
+            dir.join(ca).display()
+        )
+    };
+    let conf = dir.write("keepalived.conf", &config(rs, &ssl("other.pem")));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    // Verified against a CA that did not sign it: down, with the TLS reason.
+    let line = d.wait_for_log(
+        "real server 192.0.2.1:8443 of 192.0.2.100:80/tcp is DOWN",
+        WAIT,
+    );
+    d.check(line.contains("TLS"), "the reason is the TLS failure");
+    // The right CA, read again by the parent at reload and sent to the checker.
+    dir.write("keepalived.conf", &config(rs, &ssl("good.pem")));
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log(
+        "real server 192.0.2.1:8443 of 192.0.2.100:80/tcp is UP",
+        WAIT,
+    );
+    drop(server);
+}

@@ -2390,12 +2390,16 @@ impl Parent {
             }
             match c.proc.as_mut() {
                 Some(p) if p.stage == Stage::Running => {
-                    let mut r = p.link.configure(p.sent.as_ref(), &projection, generation);
-                    p.sent = Some(projection.fingerprint());
-                    if let (Ok(()), Some(tls), Some(ch)) = (&r, &tls, p.link.check()) {
+                    // New TLS material first: the checks of the new configuration use it.
+                    let mut r = Ok(());
+                    if let (Some(tls), Some(ch)) = (&tls, p.link.check()) {
                         r = ch.send(&ParentToCheck::Tls(Box::new(tls.clone())));
                         tls_sent = Some(tls.clone());
                     }
+                    if r.is_ok() {
+                        r = p.link.configure(p.sent.as_ref(), &projection, generation);
+                    }
+                    p.sent = Some(projection.fingerprint());
                     if let Err(e) = r {
                         let why = format!("cannot send the new configuration: {e}");
                         self.kill_child(role, &why);
