@@ -101,13 +101,17 @@ impl Alerts {
         Ok(())
     }
 
-    /// Drives the alert of `t`; its result when it ended.
-    pub fn on_io(&mut self, r: &Registry, t: Token) -> Option<AlertResult> {
-        let a = self.conns.get_mut(&t)?;
+    /// Drives the alert of `t`: `Err(())` when its turn's budget ran out with more to read
+    /// (drive it again on the next turn), else its result when it ended.
+    pub fn on_io(&mut self, r: &Registry, t: Token) -> Result<Option<AlertResult>, ()> {
+        let Some(a) = self.conns.get_mut(&t) else {
+            return Ok(None);
+        };
         match drive(a) {
-            Ok(false) => None,
-            Ok(true) => self.finish(r, t, None),
-            Err(e) => self.finish(r, t, Some(e)),
+            Ok(Turn::Blocked) => Ok(None),
+            Ok(Turn::Yield) => Err(()),
+            Ok(Turn::Done) => Ok(self.finish(r, t, None)),
+            Err(e) => Ok(self.finish(r, t, Some(e))),
         }
     }
 
@@ -145,8 +149,18 @@ impl Alerts {
     }
 }
 
-/// Moves one SMTP dialogue forward as far as the socket allows. Ok(true) when finished.
-fn drive(a: &mut AlertConn) -> Result<bool, String> {
+/// How a turn of an alert ended.
+enum Turn {
+    /// Waiting for the socket.
+    Blocked,
+    /// The budget is spent with more to read.
+    Yield,
+    /// The dialogue is over.
+    Done,
+}
+
+/// Moves one SMTP dialogue forward as far as the socket allows.
+fn drive(a: &mut AlertConn) -> Result<Turn, String> {
     let mut buf = [0u8; 2048];
     // Bounded: a server that floods the socket is read in slices between other events.
     for _ in 0..64 {
@@ -159,30 +173,30 @@ fn drive(a: &mut AlertConn) -> Result<bool, String> {
                 Ok(n) => {
                     a.pending.drain(..n);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(Turn::Blocked),
+                Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return Ok(Turn::Blocked),
                 Err(e) => return Err(e.to_string()),
             }
         }
         if a.session.is_done() {
-            return Ok(true);
+            return Ok(Turn::Done);
         }
         match a.stream.read(&mut buf) {
             Ok(0) => {
                 return match a.session.end_of_stream() {
-                    Ok(_) => Ok(true),
+                    Ok(_) => Ok(Turn::Done),
                     Err(e) => Err(e.to_string()),
                 };
             }
             Ok(n) => match a.session.input(&buf[..n]) {
-                Ok(Progress::Done) => return Ok(true),
+                Ok(Progress::Done) => return Ok(Turn::Done),
                 Ok(_) => {}
                 Err(e) => return Err(e.to_string()),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(Turn::Blocked),
+            Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return Ok(Turn::Blocked),
             Err(e) => return Err(e.to_string()),
         }
     }
-    Ok(false)
+    Ok(Turn::Yield)
 }

@@ -241,11 +241,6 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
                         }
                     }
                 }
-                t if c.alerts.owns(t) => {
-                    if let Some((id, error)) = c.alerts.on_io(poll.registry(), t) {
-                        c.send(CheckToParent::AlertSent { id, error });
-                    }
-                }
                 t => c.drive(poll.registry(), t, now),
             }
         }
@@ -414,8 +409,16 @@ impl Checker {
         }
     }
 
-    /// Moves a check forward after an event (or a yielded turn).
+    /// Moves a check or an alert forward after an event (or a yielded turn).
     fn drive(&mut self, r: &Registry, t: Token, now: Instant) {
+        if self.alerts.owns(t) {
+            match self.alerts.on_io(r, t) {
+                Ok(Some((id, error))) => self.send(CheckToParent::AlertSent { id, error }),
+                Ok(None) => {}
+                Err(()) => self.again.push(t),
+            }
+            return;
+        }
         let Some(f) = self.flights.get_mut(&t) else {
             return;
         };
