@@ -416,6 +416,20 @@ fn ssl_get_uses_the_ca_the_parent_read_and_a_reload_changes_it() {
             .spawn()
             .expect("start openssl s_server"),
     );
+    // The first check must meet a listening server, so that its failure is the TLS one.
+    let listening = (0..100).any(|_| {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "bash", "-c"])
+            .arg("exec 3<>/dev/tcp/192.0.2.1/8443")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ok
+    });
+    assert!(listening, "openssl s_server did not listen within 5 s");
     let rs = "    real_server 192.0.2.1 8443 {\n        SSL_GET {\n            \
               sni_name www.example.com\n            connect_timeout 2\n            url {\n                \
               path /\n            }\n        }\n    }\n";

@@ -1593,7 +1593,9 @@ impl Parent {
                         .map(|h| (h.real_server.clone(), h.clone()))
                         .collect();
                 }
-                self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+                for m in keepalived_ipc::msg::ipvs_health_snapshot(seq, health) {
+                    self.forward_ipvs(m);
+                }
             }
             CheckToParent::AlertSent { id, error } => match error {
                 None => info!("alert {id} sent"),
@@ -1737,7 +1739,7 @@ impl Parent {
             Some(c) => (c.seq, c.health.values().cloned().collect()),
             None => (0, Vec::new()),
         };
-        let mut out = vec![ParentToIpvs::HealthSnapshot { seq, health }];
+        let mut out = keepalived_ipc::msg::ipvs_health_snapshot(seq, health);
         out.extend(self.sync_daemon_state(None));
         out
     }
@@ -1782,7 +1784,9 @@ impl Parent {
             Some(c) => (c.seq, c.health.values().cloned().collect()),
             None => (0, Vec::new()),
         };
-        self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+        for m in keepalived_ipc::msg::ipvs_health_snapshot(seq, health) {
+            self.forward_ipvs(m);
+        }
     }
 
     /// A child asks for a script: only one of the configuration, named by object.
