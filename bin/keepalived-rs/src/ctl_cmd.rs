@@ -120,8 +120,13 @@ impl Target {
 fn ask(target: &Target, command: Command) -> Result<Response, String> {
     let mut s = target.connect()?;
     let _ = s.set_read_timeout(Some(ANSWER_TIMEOUT));
-    ctl::write_frame(&mut s, &Request::new(command)).map_err(|e| e.to_string())?;
-    receive(&mut s)
+    // A daemon that refuses the connection answers and closes at once, maybe before the
+    // request is written: its answer is read even when the write failed.
+    let sent = ctl::write_frame(&mut s, &Request::new(command));
+    match (receive(&mut s), sent) {
+        (Err(_), Err(e)) => Err(e.to_string()),
+        (r, _) => r,
+    }
 }
 
 fn receive(s: &mut UnixStream) -> Result<Response, String> {
@@ -211,14 +216,13 @@ pub fn events(args: &EventsArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = ctl::write_frame(&mut s, &Request::new(Command::Events)) {
-        return fail(&e.to_string());
-    }
+    let sent = ctl::write_frame(&mut s, &Request::new(Command::Events));
     let _ = s.set_read_timeout(Some(ANSWER_TIMEOUT));
-    match receive(&mut s) {
-        Ok(Response::Subscribed) => {}
-        Ok(other) => return fail(&format!("unexpected answer {other:?}")),
-        Err(e) => return fail(&e),
+    match (receive(&mut s), sent) {
+        (Ok(Response::Subscribed), _) => {}
+        (Ok(other), _) => return fail(&format!("unexpected answer {other:?}")),
+        (Err(_), Err(e)) => return fail(&e.to_string()),
+        (Err(e), Ok(())) => return fail(&e),
     }
     let _ = s.set_read_timeout(None);
     loop {
