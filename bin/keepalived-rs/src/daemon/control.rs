@@ -66,7 +66,14 @@ pub(super) struct Control {
     reloads: u64,
     reload_failures: u64,
     last_failure: Option<ctl::ReloadFailure>,
+    /// Refused connections, kept open a moment after their answer: closing a socket whose
+    /// peer's request is still unread resets the peer, which would then lose the answer.
+    refused: std::collections::VecDeque<(UnixStream, Instant)>,
 }
+
+/// How many refused connections linger, and for how long.
+const REFUSED_KEPT: usize = 16;
+const REFUSED_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Drop for Control {
     fn drop(&mut self) {
@@ -108,10 +115,14 @@ impl Control {
             reloads: 0,
             reload_failures: 0,
             last_failure: None,
+            refused: std::collections::VecDeque::new(),
         })
     }
 
     fn accept(&mut self, registry: &Registry) {
+        let now = Instant::now();
+        self.refused
+            .retain(|(_, at)| now.saturating_duration_since(*at) < REFUSED_LINGER);
         loop {
             let (mut stream, _) = match self.listener.accept() {
                 Ok(s) => s,
@@ -144,6 +155,11 @@ impl Control {
                 if let Ok(frame) = ctl::encode(&Reply::new(Response::Error { message })) {
                     let _ = stream.write(&frame);
                 }
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                if self.refused.len() >= REFUSED_KEPT {
+                    self.refused.pop_front();
+                }
+                self.refused.push_back((stream, now));
                 continue;
             }
             let Some(token) = free else { continue };
@@ -553,12 +569,21 @@ impl Parent {
                     port: rs.port.unwrap_or(0),
                 };
                 let h = health.and_then(|c| c.health.get(&id));
+                // Before any report the real server is what the IPVS writer takes it for:
+                // up, or down with alpha (the checker reports only changes from that).
+                let alpha = rs.alpha().unwrap_or(v.alpha) && !rs.checkers.is_empty();
+                let (up, reason) = match h {
+                    Some(h) => (h.up, h.reason.clone()),
+                    None if rs.checkers.is_empty() => (true, "no checker: always up".into()),
+                    None if alpha => (false, "alpha: down until its checks pass".into()),
+                    None => (true, "up until a check fails".into()),
+                };
                 ctl::RealServerStatus {
                     ip: Some(rs.ip),
                     port: id.port,
-                    up: h.map(|h| h.up),
+                    up: Some(up),
                     weight: h.and_then(|h| h.weight).or(rs.weight).unwrap_or(1),
-                    reason: h.map(|h| h.reason.clone()),
+                    reason: Some(reason),
                     changed_at_ms: control.and_then(|c| c.rs_changed.get(&id).copied()),
                 }
             })
