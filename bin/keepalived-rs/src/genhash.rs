@@ -420,10 +420,10 @@ fn read_response(r: &mut impl Read, digest: &mut BodyDigest) -> Result<(), Genha
     }
 }
 
-/// A TLS error as a sentence: rustls's own words, inside an I/O error or not.
+/// A TLS error as a sentence, in the words SSL_GET's failures use (the TLS limits named).
 fn tls_reason(e: &io::Error) -> String {
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(t) => t.to_string(),
+        Some(t) => keepalived_check::tls::failure_reason(t),
         None => e.to_string(),
     }
 }
@@ -453,7 +453,7 @@ pub fn fetch(args: &GenhashArgs, keep_body: bool) -> Result<Fetched, GenhashErro
         let mut config = (*tls_config()?).clone();
         config.enable_sni = send_sni;
         let conn = ClientConnection::new(Arc::new(config), name)
-            .map_err(|e| GenhashError::Handshake(e.to_string()))?;
+            .map_err(|e| GenhashError::Handshake(keepalived_check::tls::failure_reason(&e)))?;
         let mut tls = StreamOwned::new(conn, tcp);
         while tls.conn.is_handshaking() {
             tls.conn

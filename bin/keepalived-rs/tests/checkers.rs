@@ -266,6 +266,7 @@ fn genhash_over_tls() {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(err.contains("TLS 1.0/1.1"), "the limit named: {err}");
     drop(old);
 }
 
