@@ -345,11 +345,6 @@ fn virtual_server_on(vip: &str, proto: &str, delay_loop: &str, real_servers: &[S
     )
 }
 
-/// The virtual server's key in log lines.
-fn vs_key(proto: &str) -> String {
-    vs_key_on(VIP, proto)
-}
-
 /// The key of virtual server VIP:80 in log lines.
 fn vs_key_on(vip: &str, proto: &str) -> String {
     if vip.contains(':') {
