@@ -101,6 +101,23 @@ impl CheckLab {
             );
             run("ip", &["-n", &ns.name, "link", "set", "eth0", "up"]);
         }
+        // Ready when both families pass (IPv6 needs its link-local addresses and neighbour
+        // discovery after the link comes up).
+        for target in [RS_V4, RS_V6] {
+            let ok = poll_until(Duration::from_secs(10), || {
+                Command::new("ip")
+                    .args(["netns", "exec", &lb.name, "ping", "-c1", "-W1", target])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .ok()
+                    .filter(|s| s.success())
+            });
+            assert!(
+                ok.is_some(),
+                "the lab's veth does not carry pings to {target}"
+            );
+        }
         fs::write(dir.join("servers.py"), include_str!("servers.py")).expect("write servers.py");
         let events = dir.shared_dir("events").join("events");
         dir.script(
