@@ -795,7 +795,11 @@ fn alpha_starts_down() {
     );
     d.check(
         lab.count_events("down web") == 0,
-        "no down before the first check",
+        &format!(
+            "no notify_down for an alpha server before its first check (keepalived's \
+             init_service_rs runs none; its first notify comes from a check): {:?}",
+            lab.events()
+        ),
     );
     // First check within warmup (= delay_loop), and no retry before down.
     let t_down = lab.wait_event(&d, "down nothing", 1, T);
