@@ -155,27 +155,7 @@ pub fn host_header(server: SocketAddr, virtualhost: Option<&str>) -> String {
 /// when something other than the end of the line follows the number. No digit at all
 /// counts as 0, as C's strtoul reads it.
 pub fn content_length(header: &[u8]) -> Option<u64> {
-    const TAG: &[u8] = b"Content-Length:";
-    let at = header.windows(TAG.len()).position(|w| w == TAG)? + TAG.len();
-    let rest = &header[at..];
-    let ws = rest
-        .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .count();
-    let digits = rest[ws..].iter().take_while(|b| b.is_ascii_digit()).count();
-    let (value, end) = if digits == 0 {
-        (0, 0)
-    } else {
-        let mut v: u64 = 0;
-        for d in &rest[ws..ws + digits] {
-            v = v.saturating_mul(10).saturating_add(u64::from(d - b'0'));
-        }
-        (v, ws + digits)
-    };
-    match rest.get(end) {
-        None | Some(b'\r' | b'\n') => Some(value),
-        Some(_) => None,
-    }
+    keepalived_check::http::content_length(header)
 }
 
 /// The offset just after the first `\r\n\r\n`.

@@ -1020,9 +1020,20 @@ fn apply(c: &mut Check, id: &RealServerId, now: Instant, outcome: Outcome) -> In
 /// The next slot of the checker's grid: the first one at least `delay_loop` after the
 /// previous check was due, and not before `now` (the previous check's end).
 fn next_slot(c: &Check, now: Instant) -> Instant {
+    // A slot a little before delay_loop after the last check is taken: after an off-grid
+    // retry, delay_loop later falls just past a slot more often than not, and waiting for the
+    // slot after it would see a recovered server almost a whole delay_loop late (keepalived
+    // checks again delay_loop after the retry).
+    // (`retry_it > 0` once it has run: the check that just ended was a retry.)
+    let slack = if c.has_run && c.retry_it > 0 {
+        (c.spec.delay_loop / 10).min(Duration::from_millis(100))
+    } else {
+        Duration::ZERO
+    };
     let earliest = c
         .last_due
         .and_then(|d| d.checked_add(c.spec.delay_loop))
+        .map(|d| d.checked_sub(slack).unwrap_or(d))
         .map_or(now, |d| d.max(now));
     slot_at_or_after(c.anchor, c.spec.delay_loop, earliest)
 }

@@ -38,7 +38,7 @@ use keepalived_config::lvs::checker::HttpProtocol;
 use md5::{Digest, Md5};
 use ureq_proto::client::state::RecvResponse;
 use ureq_proto::client::{Call, SendRequestResult, header_raw};
-use ureq_proto::http::{Request, Response, Version, header};
+use ureq_proto::http::{Request, Response, Version};
 
 use crate::conv::Step;
 use crate::spec::{Outcome, RegexSpec, UrlSpec};
@@ -283,11 +283,8 @@ impl HttpConversation {
                 ranges_text(&self.status_ranges)
             )));
         }
-        self.content_length = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        // keepalived's own rule, not HTTP's (a case-insensitive name): see content_length.
+        self.content_length = content_length(buf.get(..used).unwrap_or_default());
         self.phase = Phase::Body;
         if let Some(r) = &mut self.regex {
             r.push(buf.get(..used).unwrap_or_default());
@@ -581,5 +578,34 @@ impl RegexWindow {
             None if last => self.matched = Some(false),
             None => {}
         }
+    }
+}
+
+/// The body length keepalived reads from a response header, by its own rule: the first
+/// `Content-Length:` spelled exactly so (case-sensitively), then an unsigned number as
+/// `strtoul` reads it; a value followed by anything but the end of its line does not count.
+/// HTTP_GET's digest and `genhash` both cut the body there, so a digest genhash prints
+/// matches what the checker computes for the same response.
+pub fn content_length(header: &[u8]) -> Option<u64> {
+    const TAG: &[u8] = b"Content-Length:";
+    let at = header.windows(TAG.len()).position(|w| w == TAG)? + TAG.len();
+    let rest = &header[at..];
+    let ws = rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .count();
+    let digits = rest[ws..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let (value, end) = if digits == 0 {
+        (0, 0)
+    } else {
+        let mut v: u64 = 0;
+        for d in &rest[ws..ws + digits] {
+            v = v.saturating_mul(10).saturating_add(u64::from(d - b'0'));
+        }
+        (v, ws + digits)
+    };
+    match rest.get(end) {
+        None | Some(b'\r' | b'\n') => Some(value),
+        Some(_) => None,
     }
 }

@@ -235,6 +235,26 @@ fn an_up_checker_goes_down_after_retry_failures_spaced_by_delay_before_retry() {
     assert_eq!(e.next_due(), Some(t1 + ms(2000)));
 }
 
+/// keepalived checks again delay_loop after the last failure. Retries that end past a grid
+/// slot must not push the next check a whole delay_loop further (the slot after the last
+/// retry's own grid slot is the next one): a server that recovers is seen within about
+/// delay_loop, not twice it.
+#[test]
+fn after_retries_past_a_slot_the_next_check_is_the_following_slot() {
+    let t0 = Instant::now();
+    let mut e = engine(vec![rs(1, vec![tcp(2, ms(1000), ms(2000))])], t0);
+    run(&mut e, t0, ms(10), Outcome::Up);
+    let t1 = next_in_loop(&e, t0, ms(2000));
+    let end = run(&mut e, t1, ms(10), down("timeout"));
+    let end = run(&mut e, end + ms(1000), ms(10), down("timeout"));
+    // The second retry is due just past the next grid slot (t1 + 2000).
+    let retry = end + ms(1000);
+    assert!(retry > t1 + ms(2000));
+    run(&mut e, retry, ms(10), down("timeout"));
+    assert_eq!(ups(&e.take_transitions()), vec![(false, None)]);
+    assert_eq!(e.next_due(), Some(t1 + ms(4000)));
+}
+
 /// keepalived: a success resets `retry_it`, so failures separated by a success never add
 /// up.
 #[test]

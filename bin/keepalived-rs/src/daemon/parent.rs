@@ -1575,7 +1575,13 @@ impl Parent {
                         let _ = ch.send(&ParentToCheck::SendSnapshot);
                     }
                 }
-                if previous.as_ref().is_none_or(|p| p.up != health.up) {
+                // The first report of a real server is a transition only when it differs
+                // from what it was taken for until then (up, or down with alpha): keepalived
+                // runs no notify at start.
+                let was_up = previous
+                    .as_ref()
+                    .map_or_else(|| self.presumed_up(&health.real_server), |p| p.up);
+                if was_up != health.up {
                     self.on_real_server_transition(&health);
                 }
                 self.forward_ipvs(ParentToIpvs::Health { seq, health });
@@ -1615,6 +1621,23 @@ impl Parent {
             },
             other => warn!("unexpected message from the checker: {other:?}"),
         }
+    }
+
+    /// What a real server counts as before the checker's first report of it: up, or down
+    /// when `alpha` applies to it (the IPVS writer and the checker presume the same).
+    fn presumed_up(&self, id: &RealServerId) -> bool {
+        let Some(vs) = self
+            .config
+            .virtual_servers
+            .iter()
+            .find(|v| keepalived_config::project::virtual_server_key(v) == id.virtual_server)
+        else {
+            return true;
+        };
+        vs.real_servers
+            .iter()
+            .find(|r| r.ip == id.ip && r.port.unwrap_or(0) == id.port)
+            .is_none_or(|r| r.checkers.is_empty() || !r.alpha().unwrap_or(vs.alpha))
     }
 
     /// notify_up / notify_down, the LVS FIFO line and the alert for a real server that
