@@ -571,11 +571,12 @@ impl Parent {
                 let h = health.and_then(|c| c.health.get(&id));
                 // Before any report the real server is what the IPVS writer takes it for:
                 // up, or down with alpha (the checker reports only changes from that).
-                let alpha = rs.alpha().unwrap_or(v.alpha) && !rs.checkers.is_empty();
                 let (up, reason) = match h {
                     Some(h) => (h.up, h.reason.clone()),
                     None if rs.checkers.is_empty() => (true, "no checker: always up".into()),
-                    None if alpha => (false, "alpha: down until its checks pass".into()),
+                    None if !self.presumed_up(&id) => {
+                        (false, "alpha: down until its checks pass".into())
+                    }
                     None => (true, "up until a check fails".into()),
                 };
                 ctl::RealServerStatus {

@@ -1634,10 +1634,30 @@ impl Parent {
         else {
             return true;
         };
-        vs.real_servers
+        use keepalived_config::lvs::Checker;
+        let Some(rs) = vs
+            .real_servers
             .iter()
             .find(|r| r.ip == id.ip && r.port.unwrap_or(0) == id.port)
-            .is_none_or(|r| r.checkers.is_empty() || !r.alpha().unwrap_or(vs.alpha))
+        else {
+            return true;
+        };
+        // A checker with alpha (its own, else the real server's, else the virtual server's)
+        // starts down, and the real server with it; FILE_CHECK has no alpha.
+        let inherited = rs.alpha().unwrap_or(vs.alpha);
+        !rs.checkers.iter().any(|c| {
+            match c {
+                Checker::TcpCheck(x) => x.alpha(),
+                Checker::HttpGet(x) | Checker::SslGet(x) => x.alpha(),
+                Checker::SmtpCheck(x) => x.alpha(),
+                Checker::DnsCheck(x) => x.alpha(),
+                Checker::UdpCheck(x) => x.alpha(),
+                Checker::PingCheck(x) => x.alpha(),
+                Checker::MiscCheck(m) => m.alpha,
+                Checker::FileCheck(_) => Some(false),
+            }
+            .unwrap_or(inherited)
+        })
     }
 
     /// notify_up / notify_down, the LVS FIFO line and the alert for a real server that
