@@ -8,6 +8,7 @@ mod cli;
 mod config_cmd;
 mod daemon;
 mod demo;
+mod man;
 mod system;
 
 use std::process::ExitCode;
@@ -40,6 +41,16 @@ fn main() -> ExitCode {
             ConfigCommand::Keywords => config_cmd::keywords(),
         },
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Man { section }) => {
+            use clap::CommandFactory;
+            let page = if section == "5" {
+                man::page5()
+            } else {
+                man::page8(&Cli::command())
+            };
+            print!("{page}");
+            ExitCode::SUCCESS
+        }
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
             None => daemon::run(daemon_options(&cli)),
