@@ -5,8 +5,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-# Where the packages are written.
-OUT_DIR=${OUT_DIR:-$TARGET_DIR/packages}
+# Where the packages are written, and where they are staged.
+PACKAGES_DIR=${PACKAGES_DIR:-$TARGET_DIR/packages}
+WORK_DIR=${WORK_DIR:-$TARGET_DIR/packaging}
 # The workspace version ([workspace.package] in Cargo.toml).
 VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml")
 BINARIES=(keepalived-rs keepalived-rs-vrrp keepalived-rs-check keepalived-rs-ipvs)
@@ -21,7 +22,18 @@ build_release() {
     if [[ ${SKIP_CARGO_BUILD:-} != 1 ]]; then
         local args=()
         for b in "${BINARIES[@]}"; do args+=(-p "$b"); done
-        (cd "$ROOT" && cargo build --release --locked "${args[@]}")
+        # Without the variables cargo sets for a test or build script that runs this (ring's
+        # build script reruns when CARGO_MANIFEST_DIR changes, and cargo then rebuilds
+        # everything above it: minutes of fat LTO for nothing).
+        (
+            for v in $(compgen -e); do
+                case $v in
+                    OUT_DIR | CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_BIN_* | \
+                        CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | CARGO_RUSTC_CURRENT_DIR) unset "$v" ;;
+                esac
+            done
+            cd "$ROOT" && cargo build --release --locked "${args[@]}"
+        )
     fi
     for b in "${BINARIES[@]}"; do
         [[ -x $TARGET_DIR/release/$b ]] || { echo "missing $TARGET_DIR/release/$b" >&2; exit 1; }
@@ -83,15 +95,18 @@ stage() {
     install -m 0644 "$ROOT/packaging/copyright" "$doc/copyright"
 }
 
-# The SELinux policy package, if there is one: selinux/keepalived_rs.pp as built by the
-# SELinux work, else built here from selinux/keepalived_rs.te/.fc/.if when Debian's
-# selinux-policy-dev is installed. Prints its path, or nothing.
+# The SELinux policy package, if there is one: $SELINUX_PP when set, else
+# selinux/keepalived_rs.pp as built by the SELinux work, else built here from
+# selinux/keepalived_rs.te/.fc/.if when Debian's selinux-policy-dev is installed. Prints its
+# path, or nothing.
 selinux_pp() {
     local src=$ROOT/selinux work
-    if [[ -f $src/$SELINUX_MODULE.pp ]]; then
+    if [[ -n ${SELINUX_PP:-} ]]; then
+        echo "$SELINUX_PP"
+    elif [[ -f $src/$SELINUX_MODULE.pp ]]; then
         echo "$src/$SELINUX_MODULE.pp"
     elif [[ -f $src/$SELINUX_MODULE.te && -f /usr/share/selinux/devel/Makefile ]]; then
-        work=$TARGET_DIR/packaging/selinux-build
+        work=$WORK_DIR/selinux-build
         rm -rf "$work" && mkdir -p "$work"
         cp "$src/$SELINUX_MODULE".* "$work/"
         make -s -C "$work" -f /usr/share/selinux/devel/Makefile NAME=default "$SELINUX_MODULE.pp" >&2

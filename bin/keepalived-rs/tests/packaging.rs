@@ -778,3 +778,97 @@ fn the_rpm_has_its_files_scripts_users_and_dependencies() {
     assert!(arch.starts_with("x86_64 "), "{arch}");
     assert!(arch.ends_with("GPL-2.0-or-later"), "{arch}");
 }
+
+#[test]
+fn the_selinux_packages_carry_the_module_and_load_and_relabel() {
+    // Any file stands for the policy module: the packages carry it as it is.
+    let dir = support::TempDir::new("pkg-selinux");
+    let pp = dir.write("keepalived_rs.pp", "stand-in for the policy module\n");
+    let out = dir.join("out");
+    let run_build = |script: &str| {
+        let status = Command::new(repo().join("packaging").join(script))
+            .env("SELINUX_PP", &pp)
+            .env("PACKAGES_DIR", &out)
+            .env("WORK_DIR", dir.join(&format!("work-{script}")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run the build script");
+        assert!(status.success(), "{script} with SELINUX_PP");
+    };
+    run_build("build-deb");
+    run_build("build-rpm");
+    let version = ok("dpkg-deb", &["-f", &deb().to_string_lossy(), "Version"]);
+    let version = version.trim();
+
+    let sdeb = out.join(format!("keepalived-rs-selinux_{version}_all.deb"));
+    let sdeb = sdeb.to_string_lossy();
+    let depends = ok("dpkg-deb", &["-f", &sdeb, "Depends"]);
+    assert!(
+        depends.contains(&format!("keepalived-rs (= {version})")),
+        "{depends}"
+    );
+    assert!(depends.contains("policycoreutils"), "{depends}");
+    let x = dir.join("x");
+    ok("dpkg-deb", &["-x", &sdeb, &x.to_string_lossy()]);
+    assert_eq!(
+        fs::read(x.join("usr/share/selinux/packages/keepalived_rs.pp")).expect("the module"),
+        fs::read(&pp).expect("pp")
+    );
+    let control = dir.join("control");
+    ok("dpkg-deb", &["-e", &sdeb, &control.to_string_lossy()]);
+    let postinst = fs::read_to_string(control.join("postinst")).expect("postinst");
+    assert!(
+        postinst.contains("semodule -X 200 -i /usr/share/selinux/packages/keepalived_rs.pp"),
+        "{postinst}"
+    );
+    assert!(
+        postinst.contains("restorecon -R /usr/sbin/keepalived-rs"),
+        "{postinst}"
+    );
+    let postrm = fs::read_to_string(control.join("postrm")).expect("postrm");
+    assert!(
+        postrm.contains("semodule -X 200 -r keepalived_rs"),
+        "{postrm}"
+    );
+    let lint = output(
+        "lintian",
+        &[
+            "--fail-on",
+            "error",
+            "--allow-root",
+            "--tag-display-limit",
+            "0",
+            &sdeb,
+        ],
+    );
+    let text = String::from_utf8_lossy(&lint.stdout);
+    assert!(
+        lint.status.success() && !text.lines().any(|l| l.starts_with("E:")),
+        "lintian on {sdeb}:\n{text}"
+    );
+
+    let srpm = out.join(format!("keepalived-rs-selinux-{version}-1.noarch.rpm"));
+    let srpm = srpm.to_string_lossy();
+    let files = ok("rpm", &["-qpl", &srpm]);
+    assert_eq!(files.trim(), "/usr/share/selinux/packages/keepalived_rs.pp");
+    let scripts = ok("rpm", &["-qp", "--scripts", &srpm]);
+    for needle in [
+        "semodule -X 200 -i /usr/share/selinux/packages/keepalived_rs.pp",
+        "restorecon -R /usr/sbin/keepalived-rs",
+        "semodule -X 200 -r keepalived_rs",
+    ] {
+        assert!(scripts.contains(needle), "{needle} not in:\n{scripts}");
+    }
+    let requires = ok("rpm", &["-qp", "--requires", &srpm]);
+    for r in [
+        format!("keepalived-rs = {version}-1"),
+        "policycoreutils".to_string(),
+        "selinux-policy-targeted".to_string(),
+    ] {
+        assert!(
+            requires.lines().any(|l| l.trim() == r),
+            "{r} not in:\n{requires}"
+        );
+    }
+}
