@@ -85,7 +85,6 @@ pub struct Cli {
     #[arg(short = 's', long = "namespace", value_name = "NAME")]
     pub namespace: Option<String>,
 
-    /// Do not respawn a child that dies: keepalived-rs stops instead.
     /// Start every child process even when the configuration has nothing for it.
     #[arg(long = "all")]
     pub all: bool,
@@ -146,6 +145,7 @@ pub struct Cli {
     #[arg(long = "verify-confinement")]
     pub verify_confinement: bool,
 
+    /// Do not respawn a child that dies: keepalived-rs stops instead.
     #[arg(short = 'R', long = "dont-respawn")]
     pub dont_respawn: bool,
 
@@ -213,6 +213,14 @@ pub enum Command {
     /// Print the MD5 digest of a web page that a url block's `digest` needs, computed as
     /// HTTP_GET and SSL_GET compute it (keepalived's genhash).
     Genhash(crate::genhash::GenhashArgs),
+    /// Print a manual page (roff) on stdout: 8 for keepalived-rs(8), 5 for
+    /// keepalived-rs.conf(5). Used to build the packages.
+    #[command(hide = true)]
+    Man {
+        /// The section: 8 (the command) or 5 (the configuration file).
+        #[arg(value_parser = ["8", "5"])]
+        section: String,
+    },
 }
 
 /// `keepalived-rs demo` options.

@@ -10,6 +10,7 @@ mod ctl_cmd;
 mod daemon;
 mod demo;
 mod genhash;
+mod man;
 mod system;
 
 use std::process::ExitCode;
@@ -47,6 +48,16 @@ fn main() -> ExitCode {
         Some(Command::LogLevel(args)) => ctl_cmd::log_level(args),
         Some(Command::Events(args)) => ctl_cmd::events(args),
         Some(Command::Genhash(args)) => genhash::run(args),
+        Some(Command::Man { section }) => {
+            use clap::CommandFactory;
+            let page = if section == "5" {
+                man::page5()
+            } else {
+                man::page8(&Cli::command())
+            };
+            print!("{page}");
+            ExitCode::SUCCESS
+        }
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
             None => daemon::run(daemon_options(&cli)),
