@@ -164,6 +164,13 @@ pub struct UdpProbe {
 pub struct RealServerPlan {
     /// Its identity, as the IPVS writer names it.
     pub id: keepalived_ipc::msg::RealServerId,
+    /// Its configured weight (its own `weight`, else the virtual server's): the base of
+    /// the dynamic weights (MISC_CHECK `misc_dynamic`, FILE_CHECK).
+    pub weight: u32,
+    /// Its `alpha` (its own, else the virtual server's): until the checker reports on it,
+    /// the IPVS writer counts it down with alpha and up without; the engine reports its
+    /// first state when that differs.
+    pub alpha: bool,
     /// Its checkers, in configuration order (all must pass).
     pub checks: Vec<CheckSpec>,
 }

@@ -302,11 +302,24 @@ pub fn check_objects(config: &Config) -> Vec<CheckObject> {
         Role::Check,
     )))];
     out.extend(c.ssl.map(|s| CheckObject::Ssl(Box::new(s))));
-    out.extend(
-        c.virtual_servers
-            .into_iter()
-            .map(|vs| CheckObject::VirtualServer(Box::new(vs))),
-    );
+    let track_files = c.track_files;
+    out.extend(c.virtual_servers.into_iter().map(|mut vs| {
+        // A FILE_CHECK without its own `weight` takes its track_file's, as keepalived does;
+        // the checker never sees the track_file blocks themselves.
+        for rs in &mut vs.real_servers {
+            for ch in &mut rs.checkers {
+                if let crate::lvs::Checker::FileCheck(f) = ch {
+                    if f.weight.is_none() {
+                        if let Some(t) = track_files.iter().find(|t| t.name == f.track_file) {
+                            f.weight = Some(i64::from(t.weight));
+                            f.reverse = t.reverse;
+                        }
+                    }
+                }
+            }
+        }
+        CheckObject::VirtualServer(Box::new(vs))
+    }));
     out
 }
 
@@ -457,6 +470,45 @@ virtual_server 192.0.2.10 80 {
     }
 }
 "#;
+
+    #[test]
+    fn a_file_check_without_weight_takes_its_track_files() {
+        // keepalived's FILE_CHECK starts from the track_file's weight and reverse, and its
+        // own `weight` replaces both.
+        let c = load(
+            r#"
+track_file tf {
+    file /run/tf
+    weight -3 reverse
+}
+virtual_server 192.0.2.10 80 {
+    protocol TCP
+    real_server 198.51.100.1 80 {
+        FILE_CHECK {
+            track_file tf
+        }
+        FILE_CHECK {
+            track_file tf
+            weight 5
+        }
+    }
+}
+"#,
+        );
+        let objects = check_objects(&c);
+        let Some(CheckObject::VirtualServer(vs)) = objects.last() else {
+            panic!("a virtual server last")
+        };
+        let weights: Vec<_> = vs.real_servers[0]
+            .checkers
+            .iter()
+            .map(|ch| match ch {
+                crate::lvs::Checker::FileCheck(f) => (f.weight, f.reverse),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(weights, [(Some(-3), true), (Some(5), false)]);
+    }
 
     #[test]
     fn no_projection_carries_a_command_line() {
