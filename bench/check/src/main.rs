@@ -427,6 +427,18 @@ const METRICS: &[(&str, &str, &str, usize)] = &[
     ),
     ("recover_median_s", "recovery: server back -> IPVS", "s", 2),
     ("served_per_s", "checks served per second", "/s", 0),
+    (
+        "checker_ms_per_check",
+        "checker CPU per check served",
+        "ms",
+        3,
+    ),
+    (
+        "all_ms_per_check",
+        "all processes' CPU per check served",
+        "ms",
+        3,
+    ),
     ("vm_busy_pct", "VM CPU busy (all processes)", "%", 1),
     ("cpu_server_pct", "CPU, the local servers", "%", 1),
     (
@@ -1039,6 +1051,11 @@ fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<V
             each.push(json!({"pid": p, "name": name.trim(), "rss_kib": r, "hwm_kib": h}));
         }
     }
+    // CPU per check: what the load costs when the VM cannot serve it all.
+    let served = b.accepted.saturating_sub(a.accepted);
+    let per_check = |x: u64, y: u64| {
+        (served > 0).then(|| 1000.0 * (y.saturating_sub(x)) as f64 / hz / served as f64)
+    };
     let vm_busy = {
         let busy = b.vm.0.saturating_sub(a.vm.0) as f64;
         let total = b.vm.1.saturating_sub(a.vm.1) as f64;
@@ -1095,7 +1112,9 @@ fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<V
         "cpu_all_pct": pct(a.all, b.all),
         "cpu_server_pct": pct(a.server, b.server),
         "vm_busy_pct": vm_busy,
-        "served_per_s": (b.accepted.saturating_sub(a.accepted)) as f64 / wall,
+        "served_per_s": served as f64 / wall,
+        "checker_ms_per_check": per_check(a.checker, b.checker),
+        "all_ms_per_check": per_check(a.all, b.all),
         "dests_start": dests_start,
         "dests_end": dests_end,
         "dests_min": dests_start.min(dests_end),
