@@ -124,6 +124,11 @@ struct Args {
     /// How long a detection may take before it counts as missed, seconds.
     #[arg(long, default_value_t = 30)]
     detect_limit: u64,
+    /// After the measured runs, one more run of each daemon per scenario with `strace -c`
+    /// attached to its checker during the window: system calls per check served (ptrace
+    /// slows the process down: that run's other figures are not used).
+    #[arg(long)]
+    syscalls: bool,
     /// Only this daemon (`keepalived` or `keepalived-rs`).
     #[arg(long)]
     only: Option<String>,
@@ -343,6 +348,10 @@ fn host(args: &Args) -> Result<(), String> {
     if let Some(o) = &args.only {
         inner.push(format!("--only {o}"));
     }
+    if args.syscalls {
+        inner.push("--syscalls".into());
+        b = b.binary("/usr/bin/strace", "/usr/bin/strace");
+    }
     let b = b.binary(&me, "/bin/check-bench").init(&format!(
         "modprobe crc32c_generic && modprobe ip_vs && modprobe ip_vs_rr\n\
          cd /tmp && KARS_IN_VM=1 /bin/check-bench --in-vm {}\n\
@@ -415,6 +424,7 @@ fn stats(v: &[f64]) -> Option<(f64, f64, f64)> {
 /// The metrics of the summary: (key in a run's JSON, label, unit, decimals).
 const METRICS: &[(&str, &str, &str, usize)] = &[
     ("cpu_checker_pct", "CPU, checker process", "%", 1),
+    ("cpu_checker_user_pct", "  of which in user space", "%", 1),
     ("cpu_all_pct", "CPU, all the daemon's processes", "%", 1),
     ("rss_checker_kib", "VmRSS, checker process", "KiB", 0),
     ("rss_all_kib", "VmRSS, all the daemon's processes", "KiB", 0),
@@ -458,7 +468,10 @@ fn summarise(args: &Args, results: &[Value]) {
                 results
                     .iter()
                     .filter(|r| {
-                        r["impl"] == imp && r["checker"] == kind.name() && r["size"] == *n as u64
+                        r["kind"] == "run"
+                            && r["impl"] == imp
+                            && r["checker"] == kind.name()
+                            && r["size"] == *n as u64
                     })
                     .collect()
             };
@@ -550,6 +563,30 @@ fn summarise(args: &Args, results: &[Value]) {
                 for p in problems {
                     println!("  {name}: {p}");
                 }
+            }
+            for r in results.iter().filter(|r| {
+                r["kind"] == "strace" && r["checker"] == kind.name() && r["size"] == *n as u64
+            }) {
+                let per: Vec<String> = r["syscalls_per_check"]
+                    .as_array()
+                    .map(|v| {
+                        v.iter()
+                            .take(12)
+                            .filter_map(|x| {
+                                Some(format!("{} {:.2}", x[0].as_str()?, x[1].as_f64()?))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let total: f64 = r["syscalls_per_check"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(|x| x[1].as_f64()).sum())
+                    .unwrap_or(0.0);
+                println!(
+                    "  {} under strace -c: {total:.1} system calls per check served: {}",
+                    r["impl"].as_str().unwrap_or("?"),
+                    per.join(", ")
+                );
             }
             summary.push(json!({
                 "checker": kind.name(),
@@ -814,11 +851,16 @@ fn ppids() -> HashMap<i32, i32> {
 
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: i32) -> Option<u64> {
+    cpu_split(pid).map(|(u, s)| u + s)
+}
+
+/// (utime, stime) of a process, in clock ticks.
+fn cpu_split(pid: i32) -> Option<(u64, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(0) ppid(1) ... utime(11) stime(12).
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
 }
 
 /// (busy, total) jiffies of the whole VM, from /proc/stat.
@@ -945,7 +987,22 @@ fn inside(args: &Args) -> Result<(), String> {
                         run + 1,
                         imp.name()
                     );
-                    let r = measure(args, *kind, *n, imp, run)?;
+                    let r = measure(args, *kind, *n, imp, run, false)?;
+                    println!("{RESULT} {r}");
+                }
+            }
+            if args.syscalls {
+                for imp in [Impl::Rs, Impl::Ka] {
+                    if args.only.as_deref().is_some_and(|o| o != imp.name()) {
+                        continue;
+                    }
+                    fs::write(WORK_CONF, &conf).map_err(|e| e.to_string())?;
+                    println!(
+                        "{PROGRESS} {} x {n}, under strace -c: {}",
+                        kind.keyword(),
+                        imp.name()
+                    );
+                    let r = measure(args, *kind, *n, imp, args.runs, true)?;
                     println!("{RESULT} {r}");
                 }
             }
@@ -959,6 +1016,7 @@ fn inside(args: &Args) -> Result<(), String> {
 struct Sample {
     at: Instant,
     checker: u64,
+    checker_user: u64,
     all: u64,
     server: u64,
     vm: (u64, u64),
@@ -970,6 +1028,7 @@ fn sample(d: &Running, checker: i32, servers: &mut Servers) -> Result<Sample, St
     Ok(Sample {
         at: Instant::now(),
         checker: cpu_ticks(checker).unwrap_or(0),
+        checker_user: cpu_split(checker).map_or(0, |(u, _)| u),
         all: procs.iter().filter_map(|p| cpu_ticks(*p)).sum(),
         server: cpu_ticks(servers.child.id() as i32).unwrap_or(0),
         vm: vm_ticks(),
@@ -977,8 +1036,78 @@ fn sample(d: &Running, checker: i32, servers: &mut Servers) -> Result<Sample, St
     })
 }
 
+/// `strace -c -f` attached to a process.
+struct Strace {
+    child: Child,
+    out: String,
+}
+
+impl Strace {
+    fn attach(pid: i32) -> Result<Strace, String> {
+        let out = format!("/tmp/strace-{pid}.txt");
+        let child = Command::new("/usr/bin/strace")
+            .args(["-c", "-f", "-o", &out, "-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("strace: {e}"))?;
+        // Attached once the process shows a tracer.
+        let attached = until(
+            Instant::now(),
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || {
+                fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                    s.lines()
+                        .any(|l| l.starts_with("TracerPid:") && l.trim_end() != "TracerPid:\t0")
+                })
+            },
+        );
+        if attached.is_none() {
+            return Err(format!("strace did not attach to {pid}"));
+        }
+        Ok(Strace { child, out })
+    }
+
+    /// Detaches; the calls of each system call.
+    fn finish(mut self) -> Result<Value, String> {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT);
+        let _ = self.child.wait();
+        let text = fs::read_to_string(&self.out).map_err(|e| format!("{}: {e}", self.out))?;
+        let _ = fs::remove_file(&self.out);
+        Ok(Value::Object(parse_strace_summary(&text)))
+    }
+}
+
+/// The `calls` column of `strace -c`'s table, by system call.
+fn parse_strace_summary(text: &str) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // % time, seconds, usecs/call, calls, [errors,] syscall.
+        if f.len() < 5 || f[0].parse::<f64>().is_err() || f.last() == Some(&"total") {
+            continue;
+        }
+        let Ok(calls) = f[3].parse::<u64>() else {
+            continue;
+        };
+        if let Some(name) = f.last() {
+            out.insert(name.to_string(), json!(calls));
+        }
+    }
+    out
+}
+
 /// One run of a daemon on one scenario.
-fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<Value, String> {
+fn measure(
+    args: &Args,
+    kind: Kind,
+    n: usize,
+    imp: Impl,
+    run: usize,
+    strace: bool,
+) -> Result<Value, String> {
     let mut problems: Vec<String> = Vec::new();
     let mut sock = fresh_namespace()?;
     let sock = &mut sock;
@@ -1031,9 +1160,18 @@ fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<V
         .ok_or_else(|| format!("{}: no checker process", imp.name()))?;
     let dests_start = dests(sock);
     let log_before = d.log_tail(0).0;
+    let tracer = if strace {
+        Some(Strace::attach(checker)?)
+    } else {
+        None
+    };
     let a = sample(&d, checker, &mut servers)?;
     std::thread::sleep(Duration::from_secs(args.window));
     let b = sample(&d, checker, &mut servers)?;
+    let syscalls = match tracer {
+        Some(t) => t.finish()?,
+        None => Value::Null,
+    };
     let (log_after, window_log) = d.log_tail(5);
     let log_window_lines = log_after - log_before;
     let dests_end = dests(sock);
@@ -1101,7 +1239,18 @@ fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<V
     let med = |v: &[Option<f64>]| {
         stats(&v.iter().flatten().copied().collect::<Vec<_>>()).map(|(m, ..)| m)
     };
+    let syscalls_per_check = syscalls.as_object().filter(|_| served > 0).map(|m| {
+        let mut v: Vec<(String, f64)> = m
+            .iter()
+            .map(|(k, c)| (k.clone(), c.as_f64().unwrap_or(0.0) / served as f64))
+            .collect();
+        v.sort_by(|x, y| y.1.total_cmp(&x.1));
+        v
+    });
     let result = json!({
+        "kind": if strace { "strace" } else { "run" },
+        "syscalls": syscalls,
+        "syscalls_per_check": syscalls_per_check,
         "impl": imp.name(),
         "checker": kind.name(),
         "size": n,
@@ -1109,6 +1258,7 @@ fn measure(args: &Args, kind: Kind, n: usize, imp: Impl, run: usize) -> Result<V
         "start_s": start_s,
         "window_s": wall,
         "cpu_checker_pct": pct(a.checker, b.checker),
+        "cpu_checker_user_pct": pct(a.checker_user, b.checker_user),
         "cpu_all_pct": pct(a.all, b.all),
         "cpu_server_pct": pct(a.server, b.server),
         "vm_busy_pct": vm_busy,
@@ -1173,6 +1323,20 @@ mod tests {
         let v: Vec<usize> = (0..3).map(|k| victim(k, 3, 10_000)).collect();
         assert!(v.iter().all(|r| *r < 10_000));
         assert!(v[0] != v[1] && v[1] != v[2]);
+    }
+
+    #[test]
+    fn strace_summaries_are_read() {
+        let text = "% time     seconds  usecs/call     calls    errors syscall\n\
+                    ------ ----------- ----------- --------- --------- ----------------\n\
+                    \x20 40.00    0.004000           2      2000      2000 connect\n\
+                    \x20 30.00    0.003000           1      2000           close\n\
+                    ------ ----------- ----------- --------- --------- ----------------\n\
+                    100.00    0.010000           2      4000      2000 total\n";
+        let m = parse_strace_summary(text);
+        assert_eq!(m.get("connect"), Some(&json!(2000)));
+        assert_eq!(m.get("close"), Some(&json!(2000)));
+        assert_eq!(m.len(), 2);
     }
 
     #[test]
