@@ -105,6 +105,7 @@ pub fn check(file: &Path, args: &LoadArgs, log: Option<&Path>) -> ExitCode {
     if main_readable {
         crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
         crate::system::check_runtime(&mut loaded);
+        crate::system::check_ssl(&mut loaded);
     }
     let code = status(&loaded, main_readable);
     let report = |out: &mut dyn Write| -> io::Result<()> {

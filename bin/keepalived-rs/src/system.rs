@@ -160,3 +160,143 @@ pub fn check_runtime(loaded: &mut Loaded) {
         });
     }
 }
+
+/// The largest SSL file read (a CA bundle of a few hundred certificates fits).
+const SSL_FILE_MAX: u64 = 256 << 10;
+/// The largest SSL block in total: the files travel to the checker in one IPC frame.
+const SSL_TOTAL_MAX: usize = 768 << 10;
+
+/// Reads the files of the `SSL { }` block for the checker (which opens no files), and
+/// reports at load what would make SSL_GET fail: a file that cannot be read, one too large,
+/// a private key that is encrypted (keepalived-rs does not decrypt keys: the error says how
+/// to decrypt it once with openssl). Returns what could be read.
+pub fn check_ssl(loaded: &mut Loaded) -> keepalived_ipc::msg::TlsFiles {
+    let mut out = keepalived_ipc::msg::TlsFiles::default();
+    let Some(ssl) = loaded.config.ssl.clone() else {
+        return out;
+    };
+    out.verify = ssl.verify_certificate;
+    let mut found: Vec<(keepalived_config::Pos, String, Option<String>)> = Vec::new();
+    let mut total = 0usize;
+    for (kw, path, slot) in [
+        ("ca", &ssl.ca, &mut out.ca),
+        ("certificate", &ssl.certificate, &mut out.certificate),
+        ("key", &ssl.key, &mut out.key),
+    ] {
+        let Some(path) = path else {
+            continue;
+        };
+        let at = ssl.lines.get(kw);
+        let data = match read_limited(Path::new(path), SSL_FILE_MAX) {
+            Ok(d) => d,
+            Err(e) => {
+                found.push((at, format!("SSL {kw} {path}: {e}"), None));
+                continue;
+            }
+        };
+        total += data.len();
+        if total > SSL_TOTAL_MAX {
+            found.push((
+                at,
+                format!(
+                    "SSL {kw} {path}: the SSL files add up to more than {} KiB",
+                    SSL_TOTAL_MAX >> 10
+                ),
+                Some("keep only the certificates SSL_GET needs in 'ca'".into()),
+            ));
+            continue;
+        }
+        if kw == "key" && keepalived_check::tls::key_is_encrypted(&data) {
+            found.push((
+                at,
+                format!(
+                    "SSL key {path} is encrypted: keepalived-rs does not decrypt private keys{}",
+                    if ssl.password.is_some() {
+                        " ('password' is not used)"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(format!(
+                    "decrypt it once with 'openssl pkey -in {path} -out {path}.plain' (it asks \
+                     for the password), make the result readable by root only (chmod 600), \
+                     and name it in 'key'"
+                )),
+            ));
+            continue;
+        }
+        *slot = Some(data);
+    }
+    for (pos, message, hint) in found {
+        let loc = pos.0;
+        loaded.diagnostics.push(Diagnostic {
+            severity: keepalived_config::diag::Severity::Error,
+            file: loaded
+                .files
+                .get(loc.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            line: loc.line,
+            column: loc.col,
+            message,
+            text: None,
+            hint,
+        });
+    }
+    out
+}
+
+/// Reads a file of at most `max` bytes.
+fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let mut data = Vec::new();
+    f.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB",
+            max >> 10
+        )));
+    }
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssl_files_are_read_with_a_size_limit() {
+        let dir = std::env::temp_dir().join(format!("krs-ssl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let small = dir.join("small.pem");
+        std::fs::write(&small, b"abc").unwrap();
+        assert_eq!(read_limited(&small, 3).unwrap(), b"abc");
+        let e = read_limited(&small, 2).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        assert!(read_limited(&dir.join("missing.pem"), 10).is_err());
+        let text = format!(
+            "SSL {{\n ca {}\n verify_certificate\n}}\nvirtual_server 192.0.2.1 443 {{\n \
+             real_server 192.0.2.2 443 {{\n  SSL_GET {{\n   url {{\n    path /\n   }}\n  }}\n \
+             }}\n}}\n",
+            small.display()
+        );
+        let mut l = keepalived_config::load_str(
+            "k.conf",
+            &text,
+            &keepalived_config::LoadOptions::default(),
+        );
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let tls = check_ssl(&mut l);
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        assert_eq!(tls.ca.as_deref(), Some(&b"abc"[..]));
+        assert!(tls.verify && tls.key.is_none() && tls.certificate.is_none());
+        std::fs::remove_file(&small).unwrap();
+        let tls = check_ssl(&mut l);
+        assert!(tls.ca.is_none());
+        let e = l.errors().next().expect("an error for the missing ca");
+        assert_eq!((e.file.as_str(), e.line), ("k.conf", 2), "{e}");
+        assert!(e.message.contains("SSL ca"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -60,7 +60,8 @@ pub enum Probe {
     Tcp,
     /// HTTP_GET or SSL_GET.
     Http(Box<HttpProbe>),
-    /// SMTP_CHECK: banner 2xx, HELO answered 2xx, QUIT.
+    /// SMTP_CHECK: banner 220, HELO answered 250, QUIT answered (keepalived's codes; see
+    /// [`crate::smtp`]).
     Smtp {
         /// The HELO name.
         helo: String,
@@ -130,10 +131,14 @@ pub struct RegexSpec {
     pub regex: regex::bytes::Regex,
     /// `regex_no_match`: pass when it does not match.
     pub no_match: bool,
-    /// `regex_min_offset`: matches must start at or after this body offset.
+    /// `regex_min_offset`: matches must start at or after this offset.
+    ///
+    /// As in keepalived, offsets count from the first byte of the response (its status
+    /// line), the header being part of the subject (see [`crate::http`]).
     pub min_offset: u64,
-    /// `regex_max_offset`: matches must end at or before this body offset (bounds the
-    /// body kept for matching).
+    /// `regex_max_offset` as configured: matches must start at or before this offset
+    /// (keepalived: "the maximum offset into the returned data for the start of the
+    /// subject match").
     pub max_offset: Option<u64>,
 }
 
@@ -149,7 +154,8 @@ impl PartialEq for RegexSpec {
 /// UDP_CHECK.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpProbe {
-    /// `payload` (empty: keepalived's default, random bytes chosen per check).
+    /// `payload` (`None` or empty: keepalived's default, 32 bytes of
+    /// `"keepalived check - "` repeated, [`crate::udp::DEFAULT_PAYLOAD`]).
     pub payload: Option<Vec<u8>>,
     /// `require_reply`: a reply is needed, and with a pattern it must match.
     pub require_reply: Option<HexPattern>,

@@ -158,7 +158,7 @@ impl Cx {
             match keywords::lookup(block, name) {
                 None => self.unknown(block, n),
                 Some(k) => match k.status {
-                    Status::Implemented => handle(self, n),
+                    Status::Implemented | Status::Extension { .. } => handle(self, n),
                     Status::Deprecated { instead } => {
                         self.report(
                             Severity::Warning,

@@ -127,6 +127,12 @@ pub enum Status {
         /// The missing feature, named in the error.
         feature: &'static str,
     },
+    /// A keepalived-rs extension: not a keepalived keyword (keepalived refuses it), read
+    /// and acted on.
+    Extension {
+        /// What it does.
+        what: &'static str,
+    },
 }
 
 /// One row of the table.
@@ -193,6 +199,21 @@ pub const fn refused(
         block,
         name,
         status: Status::Refused { feature },
+        example,
+    }
+}
+
+/// A keepalived-rs extension.
+pub const fn ext(
+    block: Block,
+    name: &'static str,
+    what: &'static str,
+    example: &'static str,
+) -> Keyword {
+    Keyword {
+        block,
+        name,
+        status: Status::Extension { what },
         example,
     }
 }
@@ -431,7 +452,8 @@ pub fn markdown() -> String {
          - **implemented**: read and acted on.\n\
          - **deprecated**: an old spelling, read as the keyword named, with a warning.\n\
          - **ignored**: accepted with a warning; ignoring it cannot change what happens to traffic.\n\
-         - **refused**: an error naming the missing feature; keepalived-rs will not run such a configuration\n  rather than run it without the feature.\n",
+         - **refused**: an error naming the missing feature; keepalived-rs will not run such a configuration\n  rather than run it without the feature.\n\
+         - **extension**: a keepalived-rs keyword that keepalived does not know.\n",
     );
     let mut block = None;
     for k in all() {
@@ -447,6 +469,7 @@ pub fn markdown() -> String {
             Status::Deprecated { instead } => ("deprecated", format!("use `{instead}`")),
             Status::Ignored { why } => ("ignored", why.to_string()),
             Status::Refused { feature } => ("refused", format!("not supported yet: {feature}")),
+            Status::Extension { what } => ("extension", format!("keepalived-rs only: {what}")),
         };
         s.push_str(&format!("| `{}` | {st} | {note} |\n", k.name));
     }

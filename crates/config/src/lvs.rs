@@ -114,6 +114,7 @@ const RECORDED: &[&str] = &[
     "bind_if",
     "bind_port",
     "bindto",
+    "ca",
     "certificate",
     "connect_ip",
     "connect_port",
@@ -152,6 +153,7 @@ const RECORDED: &[&str] = &[
     "status_code",
     "tls_compliant",
     "track_file",
+    "verify_certificate",
     "weight",
 ];
 
@@ -516,6 +518,11 @@ pub struct Ssl {
     /// `key FILE`: the client private key, PEM.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// `verify_certificate [<BOOL>]` (keepalived-rs): SSL_GET verifies the server's
+    /// certificate chain (against `ca`) and its name (the SNI name, else the address).
+    /// keepalived never verifies; neither does keepalived-rs unless asked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub verify_certificate: bool,
     /// Where the lines are.
     #[serde(skip)]
     pub lines: Lines,
@@ -1342,6 +1349,13 @@ pub(crate) fn check_method(cx: &mut Cx, m: &LvsMethod, pos: Pos, kw: &str) {
 pub fn parse_ssl(cx: &mut Cx, nodes: &[Node]) -> Ssl {
     let mut ssl = Ssl::default();
     cx.dispatch(Block::Ssl, nodes, |cx, n| {
+        if n.kw() == "verify_certificate" {
+            if let Some(b) = cx.bool_kw(n) {
+                ssl.verify_certificate = b;
+                ssl.lines.mark(n);
+            }
+            return;
+        }
         let slot = match n.kw() {
             "password" => &mut ssl.password,
             "ca" => &mut ssl.ca,
@@ -2135,6 +2149,17 @@ fn validate_ssl(cx: &mut Cx, ssl: &Ssl, config: &Config) {
             Some("add 'certificate FILE', or remove 'key'".into()),
         ),
         _ => {}
+    }
+    if ssl.verify_certificate && ssl.ca.is_none() {
+        cx.err_at(
+            ssl.lines.get("verify_certificate"),
+            "SSL 'verify_certificate' without 'ca': no certificate could be verified",
+            Some(
+                "add 'ca FILE' with the certificates to trust (keepalived-rs does not read the \
+                 system's store)"
+                    .into(),
+            ),
+        );
     }
     if ssl.password.is_some() && ssl.key.is_none() {
         cx.warn_at(

@@ -124,6 +124,22 @@ fn every_reference_keyword_has_a_row() {
 }
 
 #[test]
+fn extensions_are_not_keepalived_keywords() {
+    let reference = reference_keywords();
+    let ext: Vec<&str> = keywords::all()
+        .filter(|k| matches!(k.status, Status::Extension { .. }))
+        .map(|k| k.name)
+        .collect();
+    assert!(ext.contains(&"verify_certificate"), "{ext:?}");
+    for name in ext {
+        assert!(
+            !reference.contains(name),
+            "'{name}' is a keepalived keyword, not an extension"
+        );
+    }
+}
+
+#[test]
 fn no_duplicate_rows() {
     let mut seen = BTreeSet::new();
     for k in keywords::all() {
@@ -257,7 +273,7 @@ fn every_example_behaves_as_its_status_says() {
             continue;
         }
         let ok = match k.status {
-            Status::Implemented => {
+            Status::Implemented | Status::Extension { .. } => {
                 errors.is_empty()
                     && !first_line
                         .iter()

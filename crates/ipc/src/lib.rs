@@ -58,4 +58,4 @@ pub use frame::{FrameError, FrameReader, MAX_FRAME};
 pub use msg::*;
 
 /// The IPC protocol version: a child and a parent of different versions refuse each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -351,6 +351,31 @@ pub struct Health {
     pub counters: Vec<u32>,
 }
 
+/// About how many bytes of health go in one message: far below the frame limit
+/// ([`crate::frame::MAX_FRAME`]), so that 10,000 real servers and their reasons travel in a
+/// few messages.
+pub const HEALTH_CHUNK_BYTES: usize = 256 << 10;
+
+/// Splits a health table into parts that each fit in one message (at least one part, maybe
+/// empty). Each entry's size is estimated from its strings and counters; one entry larger
+/// than [`HEALTH_CHUNK_BYTES`] still travels alone.
+pub fn health_chunks(health: Vec<Health>) -> Vec<Vec<Health>> {
+    let mut out = Vec::new();
+    let mut part = Vec::new();
+    let mut bytes = 0;
+    for h in health {
+        let size = 64 + h.real_server.virtual_server.len() + h.reason.len() + 5 * h.counters.len();
+        if !part.is_empty() && bytes + size > HEALTH_CHUNK_BYTES {
+            out.push(std::mem::take(&mut part));
+            bytes = 0;
+        }
+        bytes += size;
+        part.push(h);
+    }
+    out.push(part);
+    out
+}
+
 /// An e-mail alert, fully formed by the parent (which holds the notification settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRequest {
@@ -374,6 +399,31 @@ pub struct AlertRequest {
     pub date: String,
     /// Connect and reply timeout, in milliseconds.
     pub timeout_ms: u32,
+}
+
+/// The files of the `SSL { }` block, read by the parent (the checker opens no files), and
+/// whether SSL_GET verifies the server's certificate. Its `Debug` form hides the key.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    /// `ca FILE`: the certificates to trust, PEM.
+    pub ca: Option<Vec<u8>>,
+    /// `certificate FILE`: the client certificate chain, PEM.
+    pub certificate: Option<Vec<u8>>,
+    /// `key FILE`: the client private key, PEM (never encrypted: refused at load).
+    pub key: Option<Vec<u8>>,
+    /// `verify_certificate`: check the server's certificate (keepalived does not).
+    pub verify: bool,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsFiles")
+            .field("ca", &self.ca.as_ref().map(Vec::len))
+            .field("certificate", &self.certificate.as_ref().map(Vec::len))
+            .field("key", &self.key.as_ref().map(|_| "<hidden>"))
+            .field("verify", &self.verify)
+            .finish()
+    }
 }
 
 /// Parent to checker.
@@ -408,6 +458,12 @@ pub enum ParentToCheck {
     SendAlert(Box<AlertRequest>),
     /// Send the full health table.
     SendSnapshot,
+    /// The TLS material of SSL_GET (before `Start`, and again when a reload changes it).
+    Tls(Box<TlsFiles>),
+    /// The last health sequence number the parent received (0 at the first start): this
+    /// process numbers its transitions from the next one, so that the numbers continue
+    /// without a gap across a respawn. Sent before `Start`.
+    Sequence(u64),
     /// Produce a dump.
     Dump(DumpKind),
     /// Change the log level.
@@ -432,7 +488,10 @@ pub enum CheckToParent {
         /// The new health.
         health: Health,
     },
-    /// The whole table (answering `SendSnapshot`).
+    /// The first parts of a table too large for one message ([`health_chunks`]); the
+    /// `Snapshot` that follows holds the last part and ends it.
+    SnapshotPart(Vec<Health>),
+    /// The whole table (answering `SendSnapshot`), or its last part after `SnapshotPart`s.
     Snapshot {
         /// The last sequence number included.
         seq: u64,
@@ -584,6 +643,87 @@ mod tests {
         };
         r.push(&encode(&h).unwrap()).unwrap();
         assert_eq!(r.take::<CheckToParent>().unwrap(), Some(h));
+    }
+
+    #[test]
+    fn a_large_health_table_travels_in_parts_that_each_fit_a_frame() {
+        let health: Vec<Health> = (0..20_000u32)
+            .map(|i| Health {
+                real_server: RealServerId {
+                    virtual_server: format!("192.0.2.{}:80/tcp", i % 200),
+                    ip: IpAddr::from(i.to_be_bytes()),
+                    port: 8080,
+                },
+                up: false,
+                weight: Some(i),
+                reason: format!(
+                    "HTTP_GET #0 to 198.51.100.1:8080: url #3: {}",
+                    "x".repeat(200)
+                ),
+                counters: vec![1, 0, 0, 2, 1, 0],
+            })
+            .collect();
+        assert!(encode(&CheckToParent::SnapshotPart(health.clone())).is_err());
+        let parts = health_chunks(health.clone());
+        assert!(parts.len() > 1);
+        let mut back = Vec::new();
+        for p in parts {
+            let m = CheckToParent::SnapshotPart(p);
+            let frame = encode(&m).expect("a part fits in a frame");
+            assert!(frame.len() < crate::frame::MAX_FRAME / 2);
+            let CheckToParent::SnapshotPart(p) = m else {
+                unreachable!()
+            };
+            back.extend(p);
+        }
+        assert_eq!(back, health);
+        assert_eq!(health_chunks(Vec::new()), vec![Vec::<Health>::new()]);
+    }
+
+    #[test]
+    fn the_debug_form_of_tls_files_hides_the_key() {
+        let t = TlsFiles {
+            ca: Some(b"CA".to_vec()),
+            certificate: None,
+            key: Some(b"SECRETKEY".to_vec()),
+            verify: false,
+        };
+        let text = format!("{:?}", ParentToCheck::Tls(Box::new(t)));
+        assert!(
+            !text.contains("SECRETKEY") && !text.contains("83, 69, 67"),
+            "{text}"
+        );
+        assert!(text.contains("<hidden>"), "{text}");
+    }
+
+    #[test]
+    fn checker_messages_round_trip() {
+        let msgs = vec![
+            ParentToCheck::Sequence(41),
+            ParentToCheck::Tls(Box::new(TlsFiles {
+                ca: Some(b"-----BEGIN CERTIFICATE-----\n".to_vec()),
+                certificate: None,
+                key: Some(vec![0, 255, 10]),
+                verify: true,
+            })),
+            ParentToCheck::Tls(Box::default()),
+            ParentToCheck::File {
+                real_server: RealServerId {
+                    virtual_server: "fwmark 7/tcp".into(),
+                    ip: "2001:db8::1".parse().unwrap(),
+                    port: 0,
+                },
+                checker: 2,
+                value: Some(-3),
+            },
+        ];
+        let mut r = FrameReader::new();
+        for m in &msgs {
+            r.push(&encode(m).unwrap()).unwrap();
+        }
+        for m in &msgs {
+            assert_eq!(r.take::<ParentToCheck>().unwrap().as_ref(), Some(m));
+        }
     }
 
     #[test]

@@ -369,6 +369,8 @@ pub struct Child {
     pub health: BTreeMap<RealServerId, Health>,
     /// The last report sequence number seen.
     pub seq: u64,
+    /// The parts of a checker snapshot received so far (`SnapshotPart`).
+    pub snapshot_parts: Vec<Health>,
     /// Heartbeat period and deadline.
     pub heartbeat: (Duration, Duration),
     /// Whether this slot has ever started (a later start is a respawn and resumes).
@@ -391,6 +393,7 @@ impl Child {
             instances: BTreeMap::new(),
             health: BTreeMap::new(),
             seq: 0,
+            snapshot_parts: Vec::new(),
             heartbeat: super::supervise::heartbeat(None),
             started_once: false,
         }

@@ -52,6 +52,8 @@ const NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 const TRACK_FILE_PERIOD: Duration = Duration::from_secs(1);
 /// Alerts kept while the checker is not running (the oldest is dropped beyond).
 const MAX_PENDING_ALERTS: usize = 64;
+/// The most real servers a checker snapshot may hold (a bound on what the parent buffers).
+const MAX_SNAPSHOT_ENTRIES: usize = 1_000_000;
 /// Scripts that may run at once.
 const MAX_SCRIPTS: usize = 32;
 
@@ -159,7 +161,7 @@ pub fn run(opts: Options) -> ExitCode {
     if let Some(mask) = opts.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
-    let loaded = match load(&opts) {
+    let (loaded, tls) = match load(&opts) {
         Ok(l) => l,
         Err(code) => return ExitCode::from(code),
     };
@@ -169,7 +171,7 @@ pub fn run(opts: Options) -> ExitCode {
             return ExitCode::from(EXIT_FATAL);
         }
     }
-    match Parent::new(opts, loaded, notifier) {
+    match Parent::new(opts, loaded, tls, notifier) {
         Ok(mut p) => {
             let code = p.run();
             p.cleanup();
@@ -179,11 +181,13 @@ pub fn run(opts: Options) -> ExitCode {
     }
 }
 
-/// Loads and validates the configuration; logs every diagnostic.
-fn load(opts: &Options) -> Result<Loaded, u8> {
+/// Loads and validates the configuration; logs every diagnostic. Returns it with the TLS
+/// material of the `SSL { }` block, read here (children open no files).
+fn load(opts: &Options) -> Result<(Loaded, TlsFiles), u8> {
     let mut loaded = keepalived_config::load(&opts.config_file, &opts.load);
     crate::system::check_scripts(&mut loaded, &crate::system::RealSystem::new());
     crate::system::check_runtime(&mut loaded);
+    let tls = crate::system::check_ssl(&mut loaded);
     for d in &loaded.diagnostics {
         if d.is_error() {
             error!("{d}");
@@ -207,7 +211,7 @@ fn load(opts: &Options) -> Result<Loaded, u8> {
     }
     // Checked: the keyword positions served the diagnostics above and nothing else.
     loaded.config.forget_keyword_positions();
-    Ok(loaded)
+    Ok((loaded, tls))
 }
 
 /// Which children a configuration needs.
@@ -284,9 +288,63 @@ fn caps_for_job(role: Role, config: &Config, check_gid: u32) -> Vec<caps::Capabi
             }) {
                 v.push(CAP_NET_BIND_SERVICE);
             }
+            // SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7.
+            if checkers().any(|c| c.connection().is_some_and(|c| c.bind_if.is_some()))
+                && !kernel_at_least(5, 7)
+                && !v.contains(&CAP_NET_RAW)
+            {
+                v.push(CAP_NET_RAW);
+            }
             v
         }
     }
+}
+
+/// Open files the checker may need besides its checks (IPC, log, epoll, alerts).
+const CHECKER_SPARE_FILES: u64 = 1024;
+
+/// Raises this process's limit of open files (inherited by the checker, which raises its
+/// soft limit to the hard one) so that every checker can have its socket open at once, as
+/// keepalived does for its checker process. Never lowers it.
+fn raise_nofile_for_checks(config: &Config) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let checks = config
+        .virtual_servers
+        .iter()
+        .flat_map(|vs| vs.real_servers.iter())
+        .map(|rs| rs.checkers.len() as u64)
+        .sum::<u64>();
+    let want = checks + CHECKER_SPARE_FILES;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if hard >= want {
+        return;
+    }
+    let max = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1 << 20);
+    let hard_new = want.min(max);
+    match setrlimit(Resource::RLIMIT_NOFILE, soft.min(hard_new), hard_new) {
+        Ok(()) => {
+            info!("open files limit raised to {hard_new} for {checks} checker(s) (was {hard})")
+        }
+        Err(e) => warn!(
+            "{checks} checker(s) may need {want} open files, the limit is {hard} and cannot              be raised: {e}; checks beyond it wait for a free socket"
+        ),
+    }
+}
+
+/// The running kernel is `major.minor` or newer (unknown: no).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|r| {
+            let mut it = r.trim().split(['.', '-']).map(|n| n.parse::<u32>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .is_some_and(|v| v >= (major, minor))
 }
 
 /// Unprivileged ICMP sockets are open to `gid` (net.ipv4.ping_group_range).
@@ -421,6 +479,12 @@ struct Parent {
     track_values: HashMap<String, Option<i64>>,
     /// When the track files are read next.
     next_track_read: Instant,
+    /// The last value of each FILE_CHECK's file sent to the checker.
+    check_file_values: HashMap<(RealServerId, u16), Option<i64>>,
+    /// The TLS material of SSL_GET, read at load.
+    tls: TlsFiles,
+    /// The TLS material the running checker holds.
+    tls_sent: Option<TlsFiles>,
 }
 
 /// Which notify FIFO.
@@ -443,7 +507,7 @@ impl std::fmt::Debug for Parent {
 }
 
 impl Parent {
-    fn new(opts: Options, loaded: Loaded, notifier: Notifier) -> Result<Self, u8> {
+    fn new(opts: Options, loaded: Loaded, tls: TlsFiles, notifier: Notifier) -> Result<Self, u8> {
         let config = loaded.config;
         // The network namespace: -s, else the configuration's net_namespace.
         let ns = opts.namespace.clone().or(config.root.net_namespace.clone());
@@ -548,6 +612,9 @@ impl Parent {
             sysctls: std::collections::BTreeMap::new(),
             track_values: HashMap::new(),
             next_track_read: Instant::now(),
+            check_file_values: HashMap::new(),
+            tls,
+            tls_sent: None,
         })
     }
 
@@ -673,6 +740,9 @@ impl Parent {
 
     /// Starts the process of a slot.
     fn spawn(&mut self, role: Role) {
+        if role == Role::Check {
+            raise_nofile_for_checks(&self.config);
+        }
         let Some(exe) = self.exes.get(&role) else {
             return;
         };
@@ -761,8 +831,13 @@ impl Parent {
             keepalived_sys::confine::caps_arg(&c.caps)
         );
         c.respawn_at = None;
-        // A new process numbers its reports from 1 again.
-        c.seq = 0;
+        // A new VRRP process numbers its reports from 1 again; a checker continues from the
+        // last number received (ParentToCheck::Sequence), so that the IPVS writer, which
+        // applied every number up to it, sees no gap.
+        if role != Role::Check {
+            c.seq = 0;
+        }
+        c.snapshot_parts = Vec::new();
         c.proc = Some(Running {
             pid,
             link,
@@ -1038,6 +1113,19 @@ impl Parent {
         // nothing when nothing changed).
         let ipvs_handover = (role == Role::Ipvs && matches!(m, Inbound::ConfigAck(_)))
             .then(|| self.ipvs_handover());
+        // The checker gets the TLS material with its configuration, and the FILE_CHECK
+        // values before it starts.
+        let check_tls =
+            (role == Role::Check && matches!(m, Inbound::Hello(_))).then(|| self.tls.clone());
+        let check_files = (role == Role::Check
+            && matches!(m, Inbound::ConfigAck(_))
+            && self.children.iter().any(|c| {
+                c.role == Role::Check
+                    && c.proc
+                        .as_ref()
+                        .is_some_and(|p| matches!(p.stage, Stage::AwaitAck(_)))
+            }))
+        .then(|| self.check_file_readings());
         let Some(c) = self.children.iter_mut().find(|c| c.role == role) else {
             return Ok(());
         };
@@ -1062,11 +1150,30 @@ impl Parent {
                 p.link
                     .configure(None, &projection, generation)
                     .map_err(|e| e.to_string())?;
+                if let (Some(tls), Some(ch)) = (check_tls, p.link.check()) {
+                    ch.send(&ParentToCheck::Tls(Box::new(tls.clone())))
+                        .map_err(|e| e.to_string())?;
+                    self.tls_sent = Some(tls);
+                }
                 p.sent = Some(projection.fingerprint());
                 p.stage = Stage::AwaitAck(generation);
             }
             (Stage::AwaitAck(g), Inbound::ConfigAck(a)) if a == g => {
                 p.acked = a;
+                if let Some(ch) = p.link.check() {
+                    ch.send(&ParentToCheck::Sequence(c.seq))
+                        .map_err(|e| e.to_string())?;
+                    let files = check_files.unwrap_or_default();
+                    for ((real_server, checker), value) in &files {
+                        ch.send(&ParentToCheck::File {
+                            real_server: real_server.clone(),
+                            checker: *checker,
+                            value: *value,
+                        })
+                        .map_err(|e| e.to_string())?;
+                    }
+                    self.check_file_values = files.into_iter().collect();
+                }
                 if c.started_once {
                     let resume = match role {
                         Role::Vrrp => p.link.vrrp().map(|ch| {
@@ -1075,7 +1182,9 @@ impl Parent {
                             ))
                         }),
                         Role::Check => p.link.check().map(|ch| {
-                            ch.send(&ParentToCheck::Resume(c.health.values().cloned().collect()))
+                            health_chunks(c.health.values().cloned().collect())
+                                .into_iter()
+                                .try_for_each(|part| ch.send(&ParentToCheck::Resume(part)))
                         }),
                         Role::Ipvs => None,
                     };
@@ -1459,8 +1568,25 @@ impl Parent {
                 }
                 self.forward_ipvs(ParentToIpvs::Health { seq, health });
             }
-            CheckToParent::Snapshot { seq, health } => {
+            CheckToParent::SnapshotPart(part) => {
+                let limit = MAX_SNAPSHOT_ENTRIES;
                 if let Some(c) = self.child_mut(Role::Check) {
+                    if c.snapshot_parts.len() + part.len() > limit {
+                        c.snapshot_parts = Vec::new();
+                        self.kill_child(
+                            Role::Check,
+                            &format!("protocol error: a snapshot of more than {limit} entries"),
+                        );
+                        return;
+                    }
+                    c.snapshot_parts.extend(part);
+                }
+            }
+            CheckToParent::Snapshot { seq, mut health } => {
+                if let Some(c) = self.child_mut(Role::Check) {
+                    let mut all = std::mem::take(&mut c.snapshot_parts);
+                    all.append(&mut health);
+                    health = all;
                     c.seq = seq;
                     c.health = health
                         .iter()
@@ -2171,7 +2297,7 @@ impl Parent {
         }
         let _ = self.notifier.reloading();
         info!("reloading {}", self.opts.config_file.display());
-        let loaded = match load(&self.opts) {
+        let (loaded, tls) = match load(&self.opts) {
             Ok(l) => l,
             Err(_) => {
                 error!("reload failed: the running configuration is unchanged");
@@ -2184,6 +2310,7 @@ impl Parent {
         };
         let old_needed = roles_needed(&self.config, &self.opts);
         let old_config = std::mem::replace(&mut self.config, loaded.config);
+        let old_tls = std::mem::replace(&mut self.tls, tls);
         let deleted: Vec<String> = old_config
             .vrrp_instances
             .iter()
@@ -2209,6 +2336,7 @@ impl Parent {
         if let Err(code) = self.prepare_children(&needed) {
             error!("reload failed: a needed process cannot start; restoring the old configuration");
             self.config = old_config;
+            self.tls = old_tls;
             self.exit_code = code;
             let _ = self.notifier.ready();
             return;
@@ -2216,6 +2344,15 @@ impl Parent {
         self.open_fifos();
         self.reloading = true;
         let generation = self.generation;
+        // The health of real servers no longer configured is forgotten (a respawned checker
+        // resumes from this table); FILE_CHECK values are sent again.
+        let configured = configured_real_servers(&self.config);
+        if let Some(c) = self.child_mut(Role::Check) {
+            c.health.retain(|id, _| configured.contains(id));
+        }
+        self.check_file_values.clear();
+        let tls = (self.tls_sent.as_ref() != Some(&self.tls)).then(|| self.tls.clone());
+        let mut tls_sent = None;
         let roles: Vec<Role> = self.children.iter().map(|c| c.role).collect();
         for role in roles {
             let projection = Projection::of(&self.config, role);
@@ -2253,7 +2390,15 @@ impl Parent {
             }
             match c.proc.as_mut() {
                 Some(p) if p.stage == Stage::Running => {
-                    let r = p.link.configure(p.sent.as_ref(), &projection, generation);
+                    // New TLS material first: the checks of the new configuration use it.
+                    let mut r = Ok(());
+                    if let (Some(tls), Some(ch)) = (&tls, p.link.check()) {
+                        r = ch.send(&ParentToCheck::Tls(Box::new(tls.clone())));
+                        tls_sent = Some(tls.clone());
+                    }
+                    if r.is_ok() {
+                        r = p.link.configure(p.sent.as_ref(), &projection, generation);
+                    }
                     p.sent = Some(projection.fingerprint());
                     if let Err(e) = r {
                         let why = format!("cannot send the new configuration: {e}");
@@ -2269,6 +2414,9 @@ impl Parent {
                     }
                 }
             }
+        }
+        if tls_sent.is_some() {
+            self.tls_sent = tls_sent;
         }
         self.children
             .retain(|c| needed.contains(&c.role) || c.proc.is_some());
@@ -2404,6 +2552,7 @@ impl Parent {
         if now >= self.next_track_read {
             self.next_track_read = now + TRACK_FILE_PERIOD;
             self.read_track_files();
+            self.send_check_files();
         }
         if self.stop.is_some() {
             self.advance_stop(now);
@@ -2477,11 +2626,7 @@ impl Parent {
             .filter_map(|f| Some((f.name.clone(), f.file.clone()?)))
             .collect();
         for (name, path) in files {
-            let value = std::fs::read_to_string(&path).ok().and_then(|t| {
-                t.split_whitespace()
-                    .next()
-                    .and_then(|w| w.parse::<i64>().ok())
-            });
+            let value = read_track_value(&path);
             if self.track_values.get(&name) == Some(&value) {
                 continue;
             }
@@ -2492,6 +2637,76 @@ impl Parent {
                 .and_then(|p| p.link.vrrp())
             {
                 let _ = ch.send(&ParentToVrrp::TrackFile { name, value });
+            }
+        }
+    }
+
+    /// The value of the file of every FILE_CHECK (a file read once however many checkers
+    /// follow it).
+    fn check_file_readings(&self) -> Vec<((RealServerId, u16), Option<i64>)> {
+        let mut out = Vec::new();
+        if self.config.track_files.is_empty() {
+            return out;
+        }
+        let mut read: HashMap<&str, Option<i64>> = HashMap::new();
+        for vs in &self.config.virtual_servers {
+            let mut key = None;
+            for rs in &vs.real_servers {
+                for (i, c) in rs.checkers.iter().enumerate() {
+                    let keepalived_config::lvs::Checker::FileCheck(f) = c else {
+                        continue;
+                    };
+                    let Some(path) = self
+                        .config
+                        .track_files
+                        .iter()
+                        .find(|t| t.name == f.track_file)
+                        .and_then(|t| t.file.as_deref())
+                    else {
+                        continue;
+                    };
+                    let value = *read.entry(path).or_insert_with(|| read_track_value(path));
+                    let virtual_server = key
+                        .get_or_insert_with(|| keepalived_config::project::virtual_server_key(vs))
+                        .clone();
+                    let id = RealServerId {
+                        virtual_server,
+                        ip: rs.ip,
+                        port: rs.port.unwrap_or(0),
+                    };
+                    out.push(((id, i as u16), value));
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads the FILE_CHECK files and sends the values that changed to the checker.
+    fn send_check_files(&mut self) {
+        if self.config.track_files.is_empty() {
+            return;
+        }
+        let running = self.children.iter().any(|c| {
+            c.role == Role::Check && c.proc.as_ref().is_some_and(|p| p.stage == Stage::Running)
+        });
+        if !running {
+            return;
+        }
+        for (key, value) in self.check_file_readings() {
+            if self.check_file_values.get(&key) == Some(&value) {
+                continue;
+            }
+            self.check_file_values.insert(key.clone(), value);
+            if let Some(ch) = self
+                .child_mut(Role::Check)
+                .and_then(|c| c.proc.as_mut())
+                .and_then(|p| p.link.check())
+            {
+                let _ = ch.send(&ParentToCheck::File {
+                    real_server: key.0,
+                    checker: key.1,
+                    value,
+                });
             }
         }
     }
@@ -2626,6 +2841,32 @@ impl Parent {
     }
 }
 
+/// The number a track file holds (its first word), `None` when it is missing, unreadable
+/// or holds no number.
+fn read_track_value(path: &str) -> Option<i64> {
+    std::fs::read_to_string(path).ok().and_then(|t| {
+        t.split_whitespace()
+            .next()
+            .and_then(|w| w.parse::<i64>().ok())
+    })
+}
+
+/// Every real server of the configuration, as the checker names them.
+fn configured_real_servers(config: &Config) -> std::collections::HashSet<RealServerId> {
+    let mut out = std::collections::HashSet::new();
+    for vs in &config.virtual_servers {
+        let key = keepalived_config::project::virtual_server_key(vs);
+        for rs in &vs.real_servers {
+            out.insert(RealServerId {
+                virtual_server: key.clone(),
+                ip: rs.ip,
+                port: rs.port.unwrap_or(0),
+            });
+        }
+    }
+    out
+}
+
 fn state_word(s: VrrpState) -> &'static str {
     match s {
         VrrpState::Init => "INIT",
@@ -2697,6 +2938,43 @@ pub fn rfc5322_date(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn checker_caps(checker: &str, gid: u32) -> Vec<caps::Capability> {
+        let text = format!(
+            "virtual_server 192.0.2.1 80 {{\n real_server 192.0.2.2 80 {{\n  {checker}\n }}\n}}\n"
+        );
+        let l = keepalived_config::load_str("t.conf", &text, &LoadOptions::default());
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        caps_for_job(Role::Check, &l.config, gid)
+    }
+
+    #[test]
+    fn the_checker_gets_only_the_capabilities_its_checks_need() {
+        use caps::Capability::*;
+        assert!(checker_caps("TCP_CHECK {\n }", 1000).is_empty());
+        assert!(checker_caps("TCP_CHECK {\n bind_port 8080\n }", 1000).is_empty());
+        assert_eq!(
+            checker_caps("TCP_CHECK {\n bind_port 80\n }", 1000),
+            vec![CAP_NET_BIND_SERVICE]
+        );
+        assert_eq!(
+            checker_caps("TCP_CHECK {\n fwmark 7\n }", 1000),
+            vec![CAP_NET_ADMIN]
+        );
+        // SO_BINDTODEVICE is open to every process since Linux 5.7.
+        let bind_if = checker_caps("TCP_CHECK {\n bind_if eth0\n }", 1000);
+        assert_eq!(bind_if.is_empty(), kernel_at_least(5, 7), "{bind_if:?}");
+        // PING_CHECK: raw sockets only when ping sockets are closed to the group.
+        for gid in [0, 1000, 65534] {
+            let want: Vec<caps::Capability> = if ping_sockets_allowed(gid) {
+                vec![]
+            } else {
+                vec![CAP_NET_RAW]
+            };
+            assert_eq!(checker_caps("PING_CHECK {\n }", gid), want, "gid {gid}");
+        }
+        assert!(kernel_at_least(2, 6) && !kernel_at_least(999, 0));
+    }
 
     #[test]
     fn rfc5322_dates() {

@@ -1,7 +1,7 @@
 //! The keyword table rows of the LVS blocks, with an example that is valid in each block's
 //! test wrapper (see keywords.rs).
 
-use crate::keywords::{Block, Keyword, dep, ign, kw, refused};
+use crate::keywords::{Block, Keyword, dep, ext, ign, kw, refused};
 
 /// A url block that makes an HTTP_GET/SSL_GET example complete.
 macro_rules! url {
@@ -61,6 +61,12 @@ const SSL: &[Keyword] = &[
         Block::Ssl,
         "key",
         "key /etc/keepalived/client.key\ncertificate /etc/keepalived/client.pem",
+    ),
+    ext(
+        Block::Ssl,
+        "verify_certificate",
+        "SSL_GET verifies the server's certificate (against `ca`) and its name; keepalived never does",
+        "verify_certificate\nca /etc/ssl/certs/ca.pem",
     ),
 ];
 

@@ -361,6 +361,7 @@ SSL {
     certificate /etc/keepalived/c.pem
     key /etc/keepalived/c.key
     password secret
+    verify_certificate
 }
 virtual_server_group WEB {
     192.0.2.10 80
@@ -512,6 +513,7 @@ fn a_rich_configuration_is_read_and_round_trips_through_toml() {
 
     let ssl = c.ssl.as_ref().expect("ssl");
     assert_eq!(ssl.key.as_deref(), Some("/etc/keepalived/c.key"));
+    assert!(ssl.verify_certificate);
     let g = &c.virtual_server_groups[0];
     let lasts: Vec<String> = g
         .addresses
@@ -1101,7 +1103,21 @@ fn ssl_mistakes() {
             3,
             "given twice",
         ),
+        (
+            format!("SSL {{\n ca /a\n verify_certificate maybe\n}}\n{with_ssl_get}"),
+            3,
+            "not a yes/no value",
+        ),
+        (
+            format!("SSL {{\n verify_certificate\n}}\n{with_ssl_get}"),
+            2,
+            "'verify_certificate' without 'ca'",
+        ),
     ]);
+    let l = clean(&format!(
+        "SSL {{\n ca /etc/ca.pem\n verify_certificate off\n}}\n{with_ssl_get}"
+    ));
+    assert!(!l.config.ssl.as_ref().expect("ssl").verify_certificate);
     let l = clean(&format!("SSL {{\n ca /etc/ca.pem\n}}\n{}", vs("")));
     assert!(
         warnings(&l)
