@@ -304,9 +304,15 @@ fn reconciles(d: &Daemon) -> Vec<String> {
 }
 
 /// Asserts the writes since `mark` are exactly `want` (each written line starts with one).
+/// The kernel changes before the writer's log line reaches the test: waits for the lines.
 fn assert_writes(d: &Daemon, mark: usize, want: &[String], what: &str) {
     let mut want = want.to_vec();
     want.sort();
+    support::poll_until(STEP, || {
+        (writes_since(d, mark).len() >= want.len()).then_some(())
+    });
+    // Any write more would come with the others.
+    std::thread::sleep(Duration::from_millis(300));
     let got = writes_since(d, mark);
     d.check(
         got.len() == want.len() && got.iter().zip(&want).all(|(g, w)| g.starts_with(w)),
