@@ -122,7 +122,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     failures: usize,
     /// How long a detection may take before it counts as missed, seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 20)]
     detect_limit: u64,
     /// After the measured runs, one more run of each daemon per scenario with `strace -c`
     /// attached to its checker during the window: system calls per check served (ptrace
@@ -452,12 +452,19 @@ const METRICS: &[(&str, &str, &str, usize)] = &[
     ("vm_busy_pct", "VM CPU busy (all processes)", "%", 1),
     ("cpu_server_pct", "CPU, the local servers", "%", 1),
     (
+        "checker_per_server",
+        "checker CPU / servers' CPU (host speed cancels)",
+        "",
+        2,
+    ),
+    (
         "dests_min",
         "destinations in the table (fewest seen)",
         "",
         0,
     ),
     ("start_s", "start: table complete", "s", 2),
+    ("checker_restarts", "checker restarts during the run", "", 0),
 ];
 
 fn summarise(args: &Args, results: &[Value]) {
@@ -1153,14 +1160,24 @@ fn measure(
     // Warm-up, then the window.
     std::thread::sleep(Duration::from_secs(args.warmup));
     let main = d.pid();
-    let checker = d
-        .processes()
-        .into_iter()
-        .find(|p| imp.is_checker(*p, main))
-        .ok_or_else(|| format!("{}: no checker process", imp.name()))?;
+    // (A checker being respawned is waited for a while.)
+    let mut checker = None;
+    until(
+        Instant::now(),
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        || {
+            checker = d.processes().into_iter().find(|p| imp.is_checker(*p, main));
+            checker.is_some()
+        },
+    );
+    if checker.is_none() {
+        problems.push("no checker process at the start of the window".to_string());
+    }
+    let checker = checker.unwrap_or(0);
     let dests_start = dests(sock);
     let log_before = d.log_tail(0).0;
-    let tracer = if strace {
+    let tracer = if strace && checker > 0 {
         Some(Strace::attach(checker)?)
     } else {
         None
@@ -1177,7 +1194,14 @@ fn measure(
     let dests_end = dests(sock);
     let wall = b.at.duration_since(a.at).as_secs_f64();
     let hz = clock_ticks_per_s();
-    let pct = |x: u64, y: u64| 100.0 * (y.saturating_sub(x)) as f64 / hz / wall;
+    // The same checker process over the whole window, or no CPU figure.
+    let valid = checker > 0 && alive(checker);
+    if checker > 0 && !valid {
+        problems.push(format!(
+            "the checker process {checker} ended during the window"
+        ));
+    }
+    let pct = |x: u64, y: u64| valid.then(|| 100.0 * (y.saturating_sub(x)) as f64 / hz / wall);
     let (rss_checker, hwm_checker) = memory(checker).unwrap_or((0, 0));
     let procs = d.processes();
     let mut each = Vec::new();
@@ -1192,7 +1216,7 @@ fn measure(
     // CPU per check: what the load costs when the VM cannot serve it all.
     let served = b.accepted.saturating_sub(a.accepted);
     let per_check = |x: u64, y: u64| {
-        (served > 0).then(|| 1000.0 * (y.saturating_sub(x)) as f64 / hz / served as f64)
+        (valid && served > 0).then(|| 1000.0 * (y.saturating_sub(x)) as f64 / hz / served as f64)
     };
     let vm_busy = {
         let busy = b.vm.0.saturating_sub(a.vm.0) as f64;
@@ -1232,9 +1256,16 @@ fn measure(
         recover.push(back.filter(|_| seen.is_some()));
         std::thread::sleep(Duration::from_millis(500));
     }
-    if !alive(checker) {
-        problems.push(format!("the checker process {checker} died during the run"));
+    if valid && !alive(checker) {
+        problems.push(format!(
+            "the checker process {checker} ended after the window"
+        ));
     }
+    let checker_restarts = match imp {
+        Impl::Rs => d.count("started keepalived-rs-check").saturating_sub(1),
+        Impl::Ka => d.count("Respawning"),
+    };
+    let heartbeat_kills = d.count("unanswered");
     let (log_lines, log_tail) = d.log_tail(20);
     let med = |v: &[Option<f64>]| {
         stats(&v.iter().flatten().copied().collect::<Vec<_>>()).map(|(m, ..)| m)
@@ -1260,7 +1291,11 @@ fn measure(
         "cpu_checker_pct": pct(a.checker, b.checker),
         "cpu_checker_user_pct": pct(a.checker_user, b.checker_user),
         "cpu_all_pct": pct(a.all, b.all),
-        "cpu_server_pct": pct(a.server, b.server),
+        "cpu_server_pct": 100.0 * (b.server.saturating_sub(a.server)) as f64 / hz / wall,
+        // The servers do the same work per check for both daemons: a slower host (TCG on
+        // shared cores) inflates both alike.
+        "checker_per_server": (valid && b.server > a.server)
+            .then(|| (b.checker.saturating_sub(a.checker)) as f64 / (b.server - a.server) as f64),
         "vm_busy_pct": vm_busy,
         "served_per_s": served as f64 / wall,
         "checker_ms_per_check": per_check(a.checker, b.checker),
@@ -1268,14 +1303,16 @@ fn measure(
         "dests_start": dests_start,
         "dests_end": dests_end,
         "dests_min": dests_start.min(dests_end),
-        "rss_checker_kib": rss_checker,
-        "hwm_checker_kib": hwm_checker,
+        "rss_checker_kib": valid.then_some(rss_checker),
+        "hwm_checker_kib": valid.then_some(hwm_checker),
         "rss_all_kib": rss_all,
         "processes": each,
         "detect_s": detect,
         "detect_median_s": med(&detect),
         "recover_s": recover,
         "recover_median_s": med(&recover),
+        "checker_restarts": checker_restarts,
+        "heartbeat_kills": heartbeat_kills,
         "log_lines": log_lines,
         "log_window_lines": log_window_lines,
         "log_window_sample": window_log,
