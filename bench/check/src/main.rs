@@ -572,6 +572,16 @@ fn summarise(args: &Args, results: &[Value]) {
                 }
             }
             for r in results.iter().filter(|r| {
+                r["kind"] == "error" && r["checker"] == kind.name() && r["size"] == *n as u64
+            }) {
+                println!(
+                    "  {} run {}: not measured: {}",
+                    r["impl"].as_str().unwrap_or("?"),
+                    r["run"],
+                    r["error"].as_str().unwrap_or("?")
+                );
+            }
+            for r in results.iter().filter(|r| {
                 r["kind"] == "strace" && r["checker"] == kind.name() && r["size"] == *n as u64
             }) {
                 let per: Vec<String> = r["syscalls_per_check"]
@@ -994,7 +1004,8 @@ fn inside(args: &Args) -> Result<(), String> {
                         run + 1,
                         imp.name()
                     );
-                    let r = measure(args, *kind, *n, imp, run, false)?;
+                    let r = measure(args, *kind, *n, imp, run, false)
+                        .unwrap_or_else(|e| failed_run(*kind, *n, imp, run, &e));
                     println!("{RESULT} {r}");
                 }
             }
@@ -1009,13 +1020,34 @@ fn inside(args: &Args) -> Result<(), String> {
                         kind.keyword(),
                         imp.name()
                     );
-                    let r = measure(args, *kind, *n, imp, args.runs, true)?;
+                    let r = measure(args, *kind, *n, imp, args.runs, true)
+                        .unwrap_or_else(|e| failed_run(*kind, *n, imp, args.runs, &e));
                     println!("{RESULT} {r}");
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The result of a run that could not be measured (the others go on).
+fn failed_run(kind: Kind, n: usize, imp: Impl, run: usize, error: &str) -> Value {
+    // What it left behind goes with its namespace; its processes are killed here.
+    for (pid, _) in ppids() {
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let exe = exe.to_string_lossy();
+        if exe.starts_with(OPT) || exe == "/usr/sbin/keepalived" {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    json!({
+        "kind": "error",
+        "impl": imp.name(),
+        "checker": kind.name(),
+        "size": n,
+        "run": run,
+        "error": error,
+    })
 }
 
 /// CPU and memory counters at one moment.
