@@ -79,6 +79,8 @@ struct Ipvs {
     /// the kernel has no IPVS).
     pending: Pending,
     seq: u64,
+    /// The first parts of a health table being received.
+    snapshot_parts: Vec<Health>,
     started: bool,
     /// A reconcile is owed (configuration or health changed in this batch).
     dirty: bool,
@@ -110,6 +112,7 @@ fn run(socket: std::os::unix::net::UnixStream, parent: u32) -> Result<(), String
         writer: None,
         pending: Pending::default(),
         seq: 0,
+        snapshot_parts: Vec::new(),
         started: false,
         dirty: false,
         programming: false,
@@ -223,11 +226,16 @@ impl Ipvs {
                     .insert(rs_id(&health.real_server), health_of(&health));
                 self.dirty = self.started;
             }
+            ParentToIpvs::HealthSnapshotPart(part) => {
+                // Bounded by the parent's own cap on the table it keeps.
+                self.snapshot_parts.extend(part);
+            }
             ParentToIpvs::HealthSnapshot { seq, health } => {
                 self.seq = seq;
+                let parts = std::mem::take(&mut self.snapshot_parts);
                 let map = self.health();
                 *map = HealthMap::new();
-                for h in &health {
+                for h in parts.iter().chain(&health) {
                     map.insert(rs_id(&h.real_server), health_of(h));
                 }
                 self.dirty = self.started;

@@ -201,6 +201,15 @@ pub enum Command {
     /// share a virtual IP, a client pings it, the master fails, and the client's outage is
     /// measured. Everything is removed afterwards.
     Demo(DemoArgs),
+    /// Show the running daemon's state (its control socket; root only).
+    Status(crate::ctl_cmd::StatusArgs),
+    /// Validate the configuration, then make the running daemon reload it (exit 4 and
+    /// nothing applied when it has errors).
+    Reload(crate::ctl_cmd::ReloadArgs),
+    /// Set the running daemon's log level, of every process or of one.
+    LogLevel(crate::ctl_cmd::LogLevelArgs),
+    /// Follow the running daemon's state changes, in order.
+    Events(crate::ctl_cmd::EventsArgs),
 }
 
 /// `keepalived-rs demo` options.

@@ -6,6 +6,7 @@
 
 mod cli;
 mod config_cmd;
+mod ctl_cmd;
 mod daemon;
 mod demo;
 mod system;
@@ -40,6 +41,10 @@ fn main() -> ExitCode {
             ConfigCommand::Keywords => config_cmd::keywords(),
         },
         Some(Command::Demo(args)) => demo::run(args),
+        Some(Command::Status(args)) => ctl_cmd::status(args),
+        Some(Command::Reload(args)) => ctl_cmd::reload(args),
+        Some(Command::LogLevel(args)) => ctl_cmd::log_level(args),
+        Some(Command::Events(args)) => ctl_cmd::events(args),
         None => match &cli.config_test {
             Some(log) => config_cmd::check(&cli.use_file, &cli.load, log.as_deref()),
             None => daemon::run(daemon_options(&cli)),

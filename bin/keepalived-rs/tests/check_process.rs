@@ -416,6 +416,20 @@ fn ssl_get_uses_the_ca_the_parent_read_and_a_reload_changes_it() {
             .spawn()
             .expect("start openssl s_server"),
     );
+    // The first check must meet a listening server, so that its failure is the TLS one.
+    let listening = (0..100).any(|_| {
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "bash", "-c"])
+            .arg("exec 3<>/dev/tcp/192.0.2.1/8443")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ok
+    });
+    assert!(listening, "openssl s_server did not listen within 5 s");
     let rs = "    real_server 192.0.2.1 8443 {\n        SSL_GET {\n            \
               sni_name www.example.com\n            connect_timeout 2\n            url {\n                \
               path /\n            }\n        }\n    }\n";
@@ -442,4 +456,75 @@ fn ssl_get_uses_the_ca_the_parent_read_and_a_reload_changes_it() {
         WAIT,
     );
     drop(server);
+}
+
+/// `keepalived-rs ARGS --socket` the daemon's control socket.
+fn control(d: &Daemon, args: &[&str]) -> String {
+    let sock = d.runtime.join("control.sock");
+    d.wait("the control socket", WAIT, || sock.exists().then_some(()));
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--socket")
+        .arg(&sock)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run keepalived-rs");
+    if !out.status.success() {
+        d.fail(&format!(
+            "keepalived-rs {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The real server's entry of `status --json`: (up, reason).
+fn real_server_status(d: &Daemon) -> (Option<bool>, Option<String>) {
+    let v: serde_json::Value =
+        serde_json::from_str(&control(d, &["status", "--json"])).expect("status --json is JSON");
+    let rs = &v["virtual_servers"][0]["real_servers"][0];
+    (
+        rs["up"].as_bool(),
+        rs["reason"].as_str().map(str::to_string),
+    )
+}
+
+#[test]
+fn a_real_server_failure_appears_in_status_and_metrics() {
+    let ns = namespace("chk-status");
+    let dir = TempDir::new("chk-status");
+    let l = listener_in(&ns, "192.0.2.1:8080");
+    let conf = dir.write("keepalived.conf", &config(RS_TCP, ""));
+    let d = Launch::new(&ns, &conf, dir.path()).start();
+    d.wait_started();
+    let metric = "keepalived_rs_real_server_up{virtual_server=\"192.0.2.100:80/tcp\",\
+                  real_server=\"192.0.2.1:8080\"}";
+    // Up from the start (no alpha), and the first check passes: no transition.
+    d.wait("status to show the real server up", WAIT, || {
+        (real_server_status(&d).0 == Some(true)).then_some(())
+    });
+    let text = control(&d, &["status", "--prometheus"]);
+    d.check(
+        text.lines().any(|l| l == format!("{metric} 1")),
+        "the metric says up",
+    );
+    // Its server goes away: the transition is in status (with the reason) and in the metric.
+    drop(l);
+    d.wait_for_log(&format!("{RS_LOG}DOWN"), WAIT);
+    let (up, reason) = real_server_status(&d);
+    d.check(up == Some(false), "status shows the real server down");
+    d.check(
+        reason.as_deref().is_some_and(|r| r.contains("TCP_CHECK")),
+        &format!("the reason names the failing checker: {reason:?}"),
+    );
+    let text = control(&d, &["status", "--prometheus"]);
+    d.check(
+        text.lines().any(|l| l == format!("{metric} 0")),
+        &format!("the metric says down:\n{text}"),
+    );
+    let human = control(&d, &["status"]);
+    d.check(
+        human.contains("192.0.2.1:8080") && human.contains("TCP_CHECK"),
+        &format!("the text status shows the real server and why:\n{human}"),
+    );
 }

@@ -359,6 +359,19 @@ pub const HEALTH_CHUNK_BYTES: usize = 256 << 10;
 /// Splits a health table into parts that each fit in one message (at least one part, maybe
 /// empty). Each entry's size is estimated from its strings and counters; one entry larger
 /// than [`HEALTH_CHUNK_BYTES`] still travels alone.
+/// The messages that hand the IPVS writer a whole health table: `HealthSnapshotPart`s and
+/// a closing `HealthSnapshot`, each within a frame.
+pub fn ipvs_health_snapshot(seq: u64, health: Vec<Health>) -> Vec<ParentToIpvs> {
+    let mut parts = health_chunks(health);
+    let last = parts.pop().unwrap_or_default();
+    let mut out: Vec<ParentToIpvs> = parts
+        .into_iter()
+        .map(ParentToIpvs::HealthSnapshotPart)
+        .collect();
+    out.push(ParentToIpvs::HealthSnapshot { seq, health: last });
+    out
+}
+
 pub fn health_chunks(health: Vec<Health>) -> Vec<Vec<Health>> {
     let mut out = Vec::new();
     let mut part = Vec::new();
@@ -537,7 +550,10 @@ pub enum ParentToIpvs {
         /// The new health.
         health: Health,
     },
-    /// The checker's whole table.
+    /// The first parts of a health table too large for one message ([`health_chunks`]);
+    /// the `HealthSnapshot` that follows holds the last part and ends it.
+    HealthSnapshotPart(Vec<Health>),
+    /// The checker's whole table, or its last part after `HealthSnapshotPart`s.
     HealthSnapshot {
         /// The last sequence number included.
         seq: u64,
@@ -678,6 +694,33 @@ mod tests {
         }
         assert_eq!(back, health);
         assert_eq!(health_chunks(Vec::new()), vec![Vec::<Health>::new()]);
+
+        // The parent hands the same table to the IPVS writer: parts, then the snapshot that
+        // closes it with the sequence number.
+        let msgs = ipvs_health_snapshot(7, health.clone());
+        assert!(msgs.len() > 1);
+        let mut back = Vec::new();
+        for (i, m) in msgs.into_iter().enumerate() {
+            encode(&m).expect("each message fits in a frame");
+            match m {
+                ParentToIpvs::HealthSnapshotPart(p) => back.extend(p),
+                ParentToIpvs::HealthSnapshot { seq, health: p } => {
+                    assert_eq!(seq, 7);
+                    back.extend(p);
+                    assert_eq!(
+                        back.len(),
+                        health.len(),
+                        "the snapshot is last (message {i})"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(back, health);
+        assert!(matches!(
+            ipvs_health_snapshot(3, Vec::new()).as_slice(),
+            [ParentToIpvs::HealthSnapshot { seq: 3, health }] if health.is_empty()
+        ));
     }
 
     #[test]

@@ -34,6 +34,9 @@ use super::child::{Child, Inbound, Link, Projection, Running, Stage};
 use super::logging::{self, LogSettings};
 use super::supervise;
 
+#[path = "control.rs"]
+mod control;
+
 /// Exit status when the configuration cannot be loaded or applied.
 const EXIT_CONFIG: u8 = 2;
 /// Exit status for a fatal error.
@@ -485,6 +488,8 @@ struct Parent {
     tls: TlsFiles,
     /// The TLS material the running checker holds.
     tls_sent: Option<TlsFiles>,
+    /// The control socket (control.rs).
+    control: Option<control::Control>,
 }
 
 /// Which notify FIFO.
@@ -615,6 +620,7 @@ impl Parent {
             check_file_values: HashMap::new(),
             tls,
             tls_sent: None,
+            control: None,
         })
     }
 
@@ -630,6 +636,7 @@ impl Parent {
             self.run_blocking_script("startup_script", &s, timeout);
         }
         self.open_fifos();
+        self.control_open();
         let needed = roles_needed(&self.config, &self.opts);
         if needed.is_empty() {
             warn!(
@@ -662,6 +669,7 @@ impl Parent {
             for ev in events.iter() {
                 match ev.token() {
                     SIGNALS => self.on_signals(),
+                    t if control::is_control(t) => self.on_control(t),
                     t => {
                         if let Some((role, ipc)) = token_role(t) {
                             if ipc {
@@ -852,6 +860,7 @@ impl Parent {
             stop_sent: None,
             closed: false,
         });
+        self.ctl_process_started(role);
     }
 
     /// Applies `vrrp_priority`, `vrrp_rt_priority` (+ `vrrp_rlimit_rttime`) and
@@ -979,6 +988,7 @@ impl Parent {
         };
         c.last_exit = Some(cause.clone());
         self.pending_acks.remove(&role);
+        self.ctl_process_exited(role, proc.pid.as_raw() as u32, &cause);
         if self.stop.is_some() {
             info!("{name} (pid {}) {cause}", proc.pid);
             return;
@@ -1336,6 +1346,7 @@ impl Parent {
         if r.phase != Phase::Done {
             return;
         }
+        self.ctl_instance(r, previous);
         if let Some(p) = previous.filter(|p| p.state == r.state) {
             if p.priority != r.priority {
                 self.on_priority_change(r);
@@ -1465,6 +1476,7 @@ impl Parent {
 
     /// A sync group's transition: its notify scripts, FIFO line and alert.
     fn on_group_event(&mut self, g: &GroupReport) {
+        self.ctl_group(g);
         let Some(group) = self
             .config
             .vrrp_sync_groups
@@ -1593,7 +1605,9 @@ impl Parent {
                         .map(|h| (h.real_server.clone(), h.clone()))
                         .collect();
                 }
-                self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+                for m in keepalived_ipc::msg::ipvs_health_snapshot(seq, health) {
+                    self.forward_ipvs(m);
+                }
             }
             CheckToParent::AlertSent { id, error } => match error {
                 None => info!("alert {id} sent"),
@@ -1606,6 +1620,7 @@ impl Parent {
     /// notify_up / notify_down, the LVS FIFO line and the alert for a real server that
     /// changed health, in order per real server.
     fn on_real_server_transition(&mut self, h: &Health) {
+        self.ctl_real_server(h);
         let rs_id = &h.real_server;
         info!(
             "real server {}:{} of {} is {}: {}",
@@ -1737,7 +1752,7 @@ impl Parent {
             Some(c) => (c.seq, c.health.values().cloned().collect()),
             None => (0, Vec::new()),
         };
-        let mut out = vec![ParentToIpvs::HealthSnapshot { seq, health }];
+        let mut out = keepalived_ipc::msg::ipvs_health_snapshot(seq, health);
         out.extend(self.sync_daemon_state(None));
         out
     }
@@ -1782,7 +1797,9 @@ impl Parent {
             Some(c) => (c.seq, c.health.values().cloned().collect()),
             None => (0, Vec::new()),
         };
-        self.forward_ipvs(ParentToIpvs::HealthSnapshot { seq, health });
+        for m in keepalived_ipc::msg::ipvs_health_snapshot(seq, health) {
+            self.forward_ipvs(m);
+        }
     }
 
     /// A child asks for a script: only one of the configuration, named by object.
@@ -2301,6 +2318,7 @@ impl Parent {
             Ok(l) => l,
             Err(_) => {
                 error!("reload failed: the running configuration is unchanged");
+                self.ctl_reload_failed();
                 let _ = self
                     .notifier
                     .status("reload failed: configuration errors, see the log");
@@ -2427,6 +2445,7 @@ impl Parent {
         if self.reloading && self.pending_acks.is_empty() {
             self.reloading = false;
             info!("Reload complete (generation {})", self.generation);
+            self.ctl_reloaded();
             // The old configuration and the projections sent are freed: give the pages back.
             keepalived_sys::sched::trim_heap();
             let _ = self.notifier.status("running");
